@@ -102,6 +102,9 @@ class VideoReader {
     seek_to_pts(*it, "seek to " + std::to_string(seconds) + " s");
   }
 
+  /// Exact number of frames (the size of `frame_timestamps()`).
+  std::int64_t frame_count() { return static_cast<std::int64_t>(frame_timestamps().size()); }
+
   /// PTS of every frame in presentation order; its size is the frame count. The first call makes
   /// one demux-only pass over the file (packets are read, not decoded) and restores the position.
   /// @throws decode_error if the input is not seekable.

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// The FFmpeg layer: `VideoReader`, `VideoWriter`, `frames()`.
+#pragma once
+
+#include <longform/io/frames.hpp>
+#include <longform/io/video_info.hpp>
+#include <longform/io/video_reader.hpp>
+#include <longform/io/video_writer.hpp>
