@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `Telemetry`: counters a pipeline fills while it runs, readable from any thread.
+///
+/// - Decode amplification = frames decoded / frames used. Sequential clips with stride τ decode
+///   about τ frames per frame used (every frame between two used ones must be decoded); random
+///   clips add the frames decoded after each keyframe seek.
+/// - Consumer wait = time the consumer spent blocked in `prefetch` waiting for the producer. Near
+///   zero means the pipeline keeps up with the model; close to the wall time means it is the bottleneck.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace longform {
+
+/// Pipeline counters. Share one with `std::make_shared<Telemetry>()` and pass it to `sample()` and
+/// `prefetch()`; all members are atomics, so it can be read while the pipeline runs.
+struct Telemetry {
+  std::atomic<std::int64_t> frames_decoded{0};  ///< frames the decoder produced (seeking included)
+  std::atomic<std::int64_t> frames_used{0};     ///< frames that ended up in a clip
+  std::atomic<std::int64_t> clips{0};           ///< clips produced by samplers
+  std::atomic<std::int64_t> opens{0};           ///< videos opened
+  std::atomic<std::int64_t> seeks{0};           ///< seeks made (0 for sequential sampling)
+  std::atomic<std::int64_t> wait_ns{0};         ///< time the consumer waited in `prefetch`
+  std::atomic<std::int64_t> produced{0};        ///< elements `prefetch` handed to the consumer
+
+  /// Frames decoded per frame used; 0 before any clip.
+  [[nodiscard]] double amplification() const noexcept {
+    const auto used = frames_used.load();
+    return used == 0 ? 0.0 : static_cast<double>(frames_decoded.load()) / static_cast<double>(used);
+  }
+  /// Seconds the consumer waited for data.
+  [[nodiscard]] double wait_seconds() const noexcept { return static_cast<double>(wait_ns.load()) * 1e-9; }
+};
+
+}  // namespace longform

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// The sampler family. Available samplers and when to use them:
+///
+/// 1. `SequentialSampler<Frames<T>, Stride<τ>, Hop<h>>` — the paper's sequential clips: an online
+///    stream through whole videos, forward decoding only. Online pre-training at batch size 1.
+/// 2. `RandomSampler<SegmentSeconds<10>, Frames<T>, Stride<τ>, ShuffleFrames>` — the paper's random
+///    clips: random 10-s segment, T frames with stride τ, shuffled. The offline baseline; seeks.
+/// 3. `MultiStream<B, Sampler>` — B sequential streams over B different videos, round-robin:
+///    online pre-training at batch size B without random access.
+/// 4. `ReplayBuffer<Capacity, Sampler>` — a shuffle buffer of decoded clips over a sequential
+///    stream: decorrelates consecutive clips at the cost of `Capacity` clips of memory.
+///
+/// Every parameter has a static form (`Stride<4>`) and a run-time twin (`Stride<dynamic>{4}`).
+#pragma once
+
+#include <longform/sampler/concepts.hpp>
+#include <longform/sampler/context.hpp>
+#include <longform/sampler/multistream.hpp>
+#include <longform/sampler/params.hpp>
+#include <longform/sampler/random.hpp>
+#include <longform/sampler/replay_buffer.hpp>
+#include <longform/sampler/sequential.hpp>

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Helpers shared by the built-in samplers: seed mixing, seeded permutations, state packing.
+// IWYU pragma: private, include <longform/sampler.hpp>
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <longform/core/clip.hpp>
+#include <longform/core/error.hpp>
+#include <longform/core/splitmix.hpp>
+
+namespace longform {
+
+/// Options every built-in sampler takes.
+struct SamplerOptions {
+  std::uint64_t seed = 0;   ///< same seed, same clips in the same order, on every platform
+  std::int64_t epochs = 1;  ///< passes over the data before `next` returns `std::nullopt`; 0 = endless
+};
+
+namespace detail {
+
+/// A well-mixed seed for stream `a`, item `b` of a run seeded `seed` (SplitMix64 of the three).
+inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
+  SplitMix64 g(seed ^ (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL));
+  g();
+  return g();
+}
+
+/// Uniform integer in `[0, n)` (n > 0). Rejection sampling: no modulo bias.
+inline std::uint64_t uniform_below(SplitMix64& g, std::uint64_t n) {
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  for (;;) {
+    const std::uint64_t x = g();
+    if (x < limit) return x % n;
+  }
+}
+
+/// Fisher–Yates shuffle driven by `g`.
+template <class T>
+void shuffle(std::vector<T>& v, SplitMix64& g) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[uniform_below(g, i)]);
+}
+
+/// The permutation of `0..n-1` for `epoch` of a run seeded `seed`.
+inline std::vector<std::size_t> epoch_order(std::uint64_t seed, std::int64_t epoch, std::size_t n) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  SplitMix64 g(mix_seed(seed, 0x5eed, static_cast<std::uint64_t>(epoch)));
+  shuffle(order, g);
+  return order;
+}
+
+/// Checks that a state was made by a sampler of kind `kind` with at least `n` values.
+inline void expect_state(const SamplerState& st, const std::string& kind, std::size_t n) {
+  if (st.kind != kind) throw config_error("restore: state of a '" + st.kind + "' sampler given to a '" + kind + "' sampler");
+  if (st.values.size() < n) {
+    throw config_error("restore: '" + kind + "' state has " + std::to_string(st.values.size()) + " values, needs at least " + std::to_string(n));
+  }
+}
+
+inline std::int64_t as_int(std::uint64_t u) { return static_cast<std::int64_t>(u); }
+inline std::uint64_t as_uint(std::int64_t i) { return static_cast<std::uint64_t>(i); }
+
+}  // namespace detail
+}  // namespace longform

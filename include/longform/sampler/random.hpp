@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `RandomSampler`: the paper's random clips. Every video is cut into segments of
+/// `SegmentSeconds` (the paper: 10 s of AVA); each clip picks a segment uniformly at random over the
+/// whole source, a uniformly random start inside it, takes T frames with stride τ, and shuffles
+/// their order (policy `ShuffleFrames`; `KeepOrder` keeps temporal order).
+///
+/// Segment s of video v covers frames `[s·L, min((s+1)·L, n_v))`, L = round(seconds · fps_v); a
+/// last, shorter segment counts only if the clip span (T−1)·τ+1 fits in it. One epoch is as many
+/// clips as there are segments (drawn with replacement). Needs exact frame counts, so every video
+/// must be seekable; the counts are read once, on the first call.
+///
+/// Customization: `SegmentSeconds`, `Frames`, `Stride` (static or `dynamic`) and the frame-order policy.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <longform/core/clip.hpp>
+#include <longform/core/error.hpp>
+#include <longform/core/splitmix.hpp>
+#include <longform/sampler/concepts.hpp>
+#include <longform/sampler/context.hpp>
+#include <longform/sampler/detail/common.hpp>
+#include <longform/sampler/params.hpp>
+
+namespace longform {
+
+/// Random clips: random segment, random start, T frames with stride τ, optionally shuffled.
+/// @tparam Seg `SegmentSeconds<s>` or `SegmentSeconds<dynamic>`
+/// @tparam F `Frames<T>` or `Frames<dynamic>`
+/// @tparam S `Stride<τ>` or `Stride<dynamic>`
+/// @tparam Order `ShuffleFrames` (the paper), `KeepOrder`, or `Shuffle<dynamic>{bool}`
+template <SegmentParam Seg = SegmentSeconds<10>, FramesParam F = Frames<16>, StrideParam S = Stride<1>,
+          FrameOrderPolicy Order = ShuffleFrames>
+class RandomSampler {
+ public:
+  using sampler_concept = sampler_tag;
+  static constexpr const char* kind = "random";
+
+  explicit RandomSampler(SamplerOptions options = {})
+    requires std::default_initializable<Seg> && std::default_initializable<F> && std::default_initializable<S> &&
+             std::default_initializable<Order>
+      : options_(options) {}
+  explicit RandomSampler(Seg segment, F frames, S stride = S{}, Order order = Order{}, SamplerOptions options = {})
+      : segment_(segment), frames_(frames), stride_(stride), order_(order), options_(options) {}
+
+  [[nodiscard]] double segment_seconds() const noexcept { return segment_.value; }
+  [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
+  [[nodiscard]] std::int64_t stride() const noexcept { return stride_.value; }
+  [[nodiscard]] bool shuffles() const noexcept { return order_.enabled(); }
+  [[nodiscard]] std::int64_t span() const noexcept { return (frames() - 1) * stride() + 1; }
+  [[nodiscard]] const SamplerOptions& options() const noexcept { return options_; }
+
+  /// Segment length in frames for a video at `fps`.
+  [[nodiscard]] std::int64_t segment_frames(double fps) const {
+    return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(segment_seconds() * fps)));
+  }
+
+  /// The next clip, filled by `ctx`; `std::nullopt` after `epochs × segments` clips.
+  /// @throws config_error naming the video if its frame count or rate is unknown, or a segment is
+  ///   shorter than the clip span; if no segment can hold a clip at all.
+  std::optional<Clip> next(ClipContext& ctx) {
+    build_table(ctx);
+    const auto total = static_cast<std::uint64_t>(cumulative_.back());
+    for (int attempt = 0;; ++attempt) {
+      if (options_.epochs > 0 && drawn_ >= options_.epochs * static_cast<std::int64_t>(total)) return std::nullopt;
+      SplitMix64 g(detail::mix_seed(options_.seed, 0xc11b, detail::as_uint(drawn_)));
+      ++drawn_;
+      const auto k = static_cast<std::int64_t>(detail::uniform_below(g, total));
+      const auto video = static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), k) - cumulative_.begin() - 1);
+      const std::int64_t segment = k - cumulative_[video];
+      const VideoMeta m = ctx.meta(video);
+      const std::int64_t length = segment_frames(m.fps);
+      const std::int64_t begin = segment * length, end = std::min(begin + length, m.frames);
+      const std::int64_t start = begin + static_cast<std::int64_t>(detail::uniform_below(g, detail::as_uint(end - begin - span() + 1)));
+      Clip clip;
+      clip.video = video;
+      for (std::int64_t t = 0; t < frames(); ++t) clip.frames.push_back(start + t * stride());
+      if (order_.enabled()) detail::shuffle(clip.frames, g);
+      if (ctx.fill(clip)) return clip;
+      // The container promised frames the decoder could not deliver (a damaged tail): draw again.
+      if (attempt > 64) throw decode_error(clip.name, "random clip", "64 clips in a row ran past the end of their video");
+    }
+  }
+
+  /// Resume point: {seed, epochs, clips drawn}.
+  [[nodiscard]] SamplerState state() const { return {kind, {detail::as_int(options_.seed), options_.epochs, drawn_}}; }
+  /// Continues from `st`. @throws config_error if `st` is not a random-sampler state.
+  void restore(const SamplerState& st) {
+    detail::expect_state(st, kind, 3);
+    options_.seed = detail::as_uint(st.values[0]);
+    options_.epochs = st.values[1];
+    drawn_ = st.values[2];
+  }
+
+ private:
+  // cumulative_[v] = segments in videos 0..v-1; cumulative_.back() = all of them.
+  void build_table(ClipContext& ctx) {
+    if (!cumulative_.empty()) return;
+    std::vector<std::int64_t> cumulative{0};
+    for (std::size_t v = 0; v < ctx.size(); ++v) {
+      const VideoMeta m = ctx.meta(v);
+      if (m.frames < 0 || !(m.fps > 0)) {
+        throw config_error(ctx.name(v) + ": RandomSampler needs the exact frame count and rate (is the input seekable?)");
+      }
+      const std::int64_t length = segment_frames(m.fps);
+      if (length < span()) {
+        throw config_error(ctx.name(v) + ": a " + std::to_string(segment_seconds()) + " s segment has " + std::to_string(length) +
+                           " frames, fewer than the clip span of " + std::to_string(span()));
+      }
+      std::int64_t segments = m.frames / length;
+      if (m.frames % length >= span()) ++segments;
+      cumulative.push_back(cumulative.back() + segments);
+    }
+    if (cumulative.back() == 0) throw config_error("RandomSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
+    cumulative_ = std::move(cumulative);
+  }
+
+  [[no_unique_address]] Seg segment_{};
+  [[no_unique_address]] F frames_{};
+  [[no_unique_address]] S stride_{};
+  [[no_unique_address]] Order order_{};
+  SamplerOptions options_;
+  std::int64_t drawn_ = 0;
+  std::vector<std::int64_t> cumulative_;
+};
+
+static_assert(ClipSampler<RandomSampler<>>);
+static_assert(ClipSampler<RandomSampler<SegmentSeconds<dynamic>, Frames<dynamic>, Stride<dynamic>, Shuffle<dynamic>>>);
+
+}  // namespace longform

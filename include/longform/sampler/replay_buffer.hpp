@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `ReplayBuffer<Capacity, Sampler>`: a bounded shuffle buffer over a (sequential) clip stream, so
+/// consecutive training clips are decorrelated — the paper's stated future work — while decoding
+/// stays sequential.
+///
+/// The buffer holds up to `Capacity` *decoded* clips taken from the inner sampler in its order.
+/// Each call first tops the buffer up from the inner sampler, then returns a uniformly random
+/// buffered clip and removes it (the tf.data shuffle-buffer scheme): every inner clip is emitted
+/// exactly once, at most `Capacity − 1` places away from its position. Memory: `Capacity` clips.
+///
+/// Resume: the state holds the inner state and the buffered clips' indices; a restored buffer
+/// decodes those clips again (by seeking) when it emits them.
+///
+/// Customization: `Capacity` (static, or `dynamic` given at construction) and the inner `ClipSampler`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <longform/core/clip.hpp>
+#include <longform/core/error.hpp>
+#include <longform/core/splitmix.hpp>
+#include <longform/sampler/concepts.hpp>
+#include <longform/sampler/context.hpp>
+#include <longform/sampler/detail/common.hpp>
+#include <longform/sampler/params.hpp>
+
+namespace longform {
+
+/// A shuffle buffer of `Capacity` clips over `Inner`.
+/// @tparam Capacity clips held, or `dynamic`
+/// @tparam Inner any `ClipSampler`
+template <std::int64_t Capacity, ClipSampler Inner>
+class ReplayBuffer {
+  static_assert(Capacity > 0 || Capacity == dynamic, "longform::ReplayBuffer<Capacity, Sampler>: Capacity must be positive, or longform::dynamic");
+
+ public:
+  using sampler_concept = sampler_tag;
+  static constexpr const char* kind = "replay";
+
+  explicit ReplayBuffer(Inner inner, std::uint64_t seed = 0)
+    requires(Capacity != dynamic)
+      : inner_(std::move(inner)), capacity_(Capacity), seed_(seed) {}
+  /// @throws config_error if `capacity` is not positive.
+  ReplayBuffer(std::int64_t capacity, Inner inner, std::uint64_t seed = 0)
+    requires(Capacity == dynamic)
+      : inner_(std::move(inner)), capacity_(capacity), seed_(seed) {
+    if (capacity <= 0) throw config_error("ReplayBuffer: capacity must be positive (was " + std::to_string(capacity) + ")");
+  }
+
+  [[nodiscard]] std::int64_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size(); }
+  [[nodiscard]] const Inner& inner() const noexcept { return inner_; }
+
+  /// A random buffered clip (see the file comment); `std::nullopt` when the inner sampler and the
+  /// buffer are both empty.
+  std::optional<Clip> next(ClipContext& ctx) {
+    while (!inner_done_ && static_cast<std::int64_t>(buffer_.size()) < capacity_) {
+      auto clip = inner_.next(ctx);
+      if (!clip) {
+        inner_done_ = true;
+        break;
+      }
+      clip->resume = SamplerState{};  // the buffer's state, not the inner one, is the resume point
+      buffer_.push_back(std::move(*clip));
+    }
+    while (!buffer_.empty()) {
+      SplitMix64 g(detail::mix_seed(seed_, 0xb0ff, detail::as_uint(emitted_++)));
+      const auto r = detail::uniform_below(g, buffer_.size());
+      std::swap(buffer_[r], buffer_.back());
+      Clip clip = std::move(buffer_.back());
+      buffer_.pop_back();
+      if (clip.data.defined() || (!ctx.decoding() && !clip.seconds.empty())) return clip;
+      // Restored from a state: decode it again (frames are known to exist; a failure means the video changed).
+      if (ctx.fill(clip)) return clip;
+    }
+    return std::nullopt;
+  }
+
+  /// Resume point: {seed, emitted, inner done, capacity, inner length, inner values…, clips buffered,
+  /// then per clip: video, T, frame indices…}.
+  [[nodiscard]] SamplerState state() const {
+    SamplerState st{kind, {detail::as_int(seed_), emitted_, inner_done_ ? 1 : 0, capacity_}};
+    const SamplerState inner = inner_.state();
+    st.values.push_back(static_cast<std::int64_t>(inner.values.size()));
+    st.values.insert(st.values.end(), inner.values.begin(), inner.values.end());
+    st.values.push_back(static_cast<std::int64_t>(buffer_.size()));
+    for (const auto& c : buffer_) {
+      st.values.push_back(static_cast<std::int64_t>(c.video));
+      st.values.push_back(static_cast<std::int64_t>(c.frames.size()));
+      st.values.insert(st.values.end(), c.frames.begin(), c.frames.end());
+    }
+    return st;
+  }
+  /// Continues from `st`. @throws config_error if it is not a replay-buffer state.
+  void restore(const SamplerState& st) {
+    detail::expect_state(st, kind, 5);
+    std::size_t at = 0;
+    auto take = [&]() -> std::int64_t {
+      if (at >= st.values.size()) throw config_error("restore: 'replay' state is truncated");
+      return st.values[at++];
+    };
+    seed_ = detail::as_uint(take());
+    emitted_ = take();
+    inner_done_ = take() != 0;
+    capacity_ = take();
+    SamplerState inner{Inner::kind, {}};
+    for (auto len = take(); len > 0; --len) inner.values.push_back(take());
+    inner_.restore(inner);
+    buffer_.clear();
+    for (auto n = take(); n > 0; --n) {
+      Clip c;
+      c.video = static_cast<std::size_t>(take());
+      for (auto t = take(); t > 0; --t) c.frames.push_back(take());
+      buffer_.push_back(std::move(c));
+    }
+  }
+
+ private:
+  Inner inner_;
+  std::int64_t capacity_;
+  std::uint64_t seed_;
+  std::int64_t emitted_ = 0;
+  bool inner_done_ = false;
+  std::vector<Clip> buffer_;
+};
+
+}  // namespace longform

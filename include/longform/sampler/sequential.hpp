@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `SequentialSampler`: the paper's sequential clips — an online stream through whole videos.
+///
+/// Video order: a seeded random permutation of the source's videos per epoch. Within video v,
+/// clip j holds frames `j·h + t·τ`, t = 0..T−1, for j = 0, 1, … while the clip fits in the video;
+/// then the stream continues at frame 0 of the next video in the permutation. With the default
+/// `Hop<>` clips lie back to back (h = T·τ, methods.md §1.2 reading A); `Hop<1>` with `Stride<1>`
+/// gives dense overlapping windows (reading B).
+///
+/// Decoding only moves forward: the sampler never asks for a frame behind the last one, so the
+/// context decodes each video once, start to end, without seeking (as long as the gap between
+/// clips, h − (T−1)·τ − 1, stays below `ContextOptions::seek_threshold`).
+///
+/// Customization: the three parameters (`Frames`, `Stride`, `Hop`), each static or `dynamic`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <longform/core/clip.hpp>
+#include <longform/core/error.hpp>
+#include <longform/sampler/concepts.hpp>
+#include <longform/sampler/context.hpp>
+#include <longform/sampler/detail/common.hpp>
+#include <longform/sampler/params.hpp>
+
+namespace longform {
+
+/// Sequential clips of `T` frames with stride `τ`, clip starts `h` apart, videos in seeded random order.
+/// @tparam F `Frames<T>` or `Frames<dynamic>`
+/// @tparam S `Stride<τ>` or `Stride<dynamic>`
+/// @tparam H `Hop<h>`, `Hop<>` (back to back) or `Hop<dynamic>`
+template <FramesParam F = Frames<16>, StrideParam S = Stride<1>, HopParam H = Hop<>>
+class SequentialSampler {
+ public:
+  using sampler_concept = sampler_tag;
+  static constexpr const char* kind = "sequential";
+
+  /// All parameters static: only options to give.
+  explicit SequentialSampler(SamplerOptions options = {})
+    requires std::default_initializable<F> && std::default_initializable<S> && std::default_initializable<H>
+      : options_(options) {}
+  /// Any parameter may be a `dynamic` twin holding a run-time value.
+  explicit SequentialSampler(F frames, S stride = S{}, H hop = H{}, SamplerOptions options = {})
+      : frames_(frames), stride_(stride), hop_(hop), options_(options) {}
+
+  /// T.
+  [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
+  /// τ.
+  [[nodiscard]] std::int64_t stride() const noexcept { return stride_.value; }
+  /// h, resolved (T·τ for `Hop<>`).
+  [[nodiscard]] std::int64_t hop() const noexcept { return hop_.resolve(frames() * stride()); }
+  /// Frames from a clip's first to its last, inclusive: (T−1)·τ + 1.
+  [[nodiscard]] std::int64_t span() const noexcept { return (frames() - 1) * stride() + 1; }
+  [[nodiscard]] const SamplerOptions& options() const noexcept { return options_; }
+
+  /// Stream `b` of `n`: this copy visits the videos at permutation positions b, b+n, b+2n, …
+  [[nodiscard]] SequentialSampler shard(std::size_t b, std::size_t n) const {
+    if (n == 0 || b >= n) throw config_error("SequentialSampler::shard: stream " + std::to_string(b) + " of " + std::to_string(n));
+    SequentialSampler s = *this;
+    s.shard_ = b;
+    s.shards_ = n;
+    s.pos_ = b;
+    s.j_ = 0;
+    return s;
+  }
+
+  /// The next clip, filled by `ctx`; `std::nullopt` after `options().epochs` passes.
+  /// @throws config_error if the source has fewer videos than shards, or (endless epochs) no video
+  ///   is long enough for one clip.
+  std::optional<Clip> next(ClipContext& ctx) {
+    const std::size_t n = ctx.size();
+    if (n < shards_) {
+      throw config_error("SequentialSampler: " + std::to_string(shards_) + " streams need at least as many videos; source has " +
+                         std::to_string(n));
+    }
+    std::size_t fruitless = 0;  // videos visited in this call that gave no clip
+    for (;;) {
+      if (exhausted_) return std::nullopt;
+      if (pos_ >= n) {  // epoch done
+        if (options_.epochs > 0 && epoch_ + 1 >= options_.epochs) {
+          exhausted_ = true;
+          return std::nullopt;
+        }
+        ++epoch_;
+        pos_ = shard_;
+        j_ = 0;
+      }
+      if (fruitless > n) {
+        throw config_error("SequentialSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
+      }
+      const std::size_t video = order(n)[pos_];
+      Clip clip;
+      clip.video = video;
+      clip.frames.resize(static_cast<std::size_t>(frames()));
+      const std::int64_t first = j_ * hop();
+      for (std::int64_t t = 0; t < frames(); ++t) clip.frames[static_cast<std::size_t>(t)] = first + t * stride();
+      const std::int64_t next_first = first + hop();  // overlapping clips: keep the shared frames
+      if (ctx.fill(clip, next_first <= clip.frames.back() ? next_first : -1)) {
+        ++j_;
+        return clip;
+      }
+      if (j_ == 0) ++fruitless;
+      pos_ += shards_;  // the video ended: on to the next one
+      j_ = 0;
+    }
+  }
+
+  /// Resume point: {seed, epochs, shard, shards, epoch, position, clip j, exhausted}.
+  [[nodiscard]] SamplerState state() const {
+    return {kind,
+            {detail::as_int(options_.seed), options_.epochs, static_cast<std::int64_t>(shard_), static_cast<std::int64_t>(shards_),
+             epoch_, static_cast<std::int64_t>(pos_), j_, exhausted_ ? 1 : 0}};
+  }
+  /// Continues from `st` (seed and epochs included). @throws config_error if `st` is not a sequential state.
+  void restore(const SamplerState& st) {
+    detail::expect_state(st, kind, 8);
+    options_.seed = detail::as_uint(st.values[0]);
+    options_.epochs = st.values[1];
+    shard_ = static_cast<std::size_t>(st.values[2]);
+    shards_ = static_cast<std::size_t>(st.values[3]);
+    epoch_ = st.values[4];
+    pos_ = static_cast<std::size_t>(st.values[5]);
+    j_ = st.values[6];
+    exhausted_ = st.values[7] != 0;
+    order_.clear();
+  }
+
+ private:
+  const std::vector<std::size_t>& order(std::size_t n) {
+    if (order_.size() != n || order_epoch_ != epoch_) {
+      order_ = detail::epoch_order(options_.seed, epoch_, n);
+      order_epoch_ = epoch_;
+    }
+    return order_;
+  }
+
+  [[no_unique_address]] F frames_{};
+  [[no_unique_address]] S stride_{};
+  [[no_unique_address]] H hop_{};
+  SamplerOptions options_;
+  std::size_t shard_ = 0, shards_ = 1;
+  std::int64_t epoch_ = 0;
+  std::size_t pos_ = 0;  // position in the epoch's permutation
+  std::int64_t j_ = 0;   // next clip of the current video
+  bool exhausted_ = false;
+  std::vector<std::size_t> order_;  // cache of epoch_order(seed, order_epoch_, n)
+  std::int64_t order_epoch_ = -1;
+};
+
+static_assert(ShardableSampler<SequentialSampler<>>);
+static_assert(ShardableSampler<SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>>>);
+
+}  // namespace longform

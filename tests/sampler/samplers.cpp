@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// Samplers: clip indices against the paper's formulas, pixels against the frames they name,
+// seeded order, exact resume, and the parameters' static/dynamic forms.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <ATen/ops/equal.h>
+
+#include <longform/sampler.hpp>
+#include <longform/source/synthetic_video.hpp>
+#include <longform/source/video_list.hpp>
+
+#include "../support.hpp"
+
+#undef CHECK  // c10's glog-style CHECK (abort) must not shadow Catch's
+#include <catch2/catch.hpp>
+
+using namespace longform;
+
+namespace {
+
+// Synthetic videos of different lengths (SyntheticVideo gives every video the same length).
+class Lengths {
+ public:
+  using source_concept = source_tag;
+  explicit Lengths(std::vector<std::int64_t> lengths, std::uint64_t seed = 7) : lengths_(std::move(lengths)), seed_(seed) {}
+  [[nodiscard]] std::size_t size() const noexcept { return lengths_.size(); }
+  [[nodiscard]] std::string name(std::size_t i) const { return "len" + std::to_string(lengths_.at(i)) + "/" + std::to_string(i); }
+  [[nodiscard]] SyntheticReader open(std::size_t i) const {
+    return SyntheticReader({.seed = seed_, .videos = size(), .frames = lengths_.at(i), .width = 32, .height = 24}, i);
+  }
+  [[nodiscard]] std::int64_t length(std::size_t i) const { return lengths_.at(i); }
+
+ private:
+  std::vector<std::int64_t> lengths_;
+  std::uint64_t seed_;
+};
+static_assert(VideoSource<Lengths>);
+
+// Frame `k` of video `v`, read independently of any sampler.
+at::Tensor frame_of(const Lengths& src, std::size_t v, std::int64_t k) {
+  auto r = src.open(v);
+  r.seek_frame(k);
+  return r.next()->rgb;
+}
+
+// Every frame of `clip` equals the frame its provenance names.
+void check_pixels(const Lengths& src, const Clip& clip) {
+  REQUIRE(clip.data.defined());
+  REQUIRE(clip.data.sizes() == at::IntArrayRef({3, static_cast<std::int64_t>(clip.frames.size()), 24, 32}));
+  REQUIRE(clip.data.scalar_type() == at::kByte);
+  for (std::size_t t = 0; t < clip.frames.size(); ++t) {
+    const at::Tensor got = clip.data.select(1, static_cast<std::int64_t>(t)).permute({1, 2, 0});
+    REQUIRE(at::equal(got, frame_of(src, clip.video, clip.frames[t])));
+  }
+}
+
+template <class S>
+std::vector<Clip> take(S& sampler, ClipContext& ctx, std::size_t n) {
+  std::vector<Clip> out;
+  while (out.size() < n) {
+    auto c = sampler.next(ctx);
+    if (!c) break;
+    out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+struct Seq {
+  std::int64_t T, tau, h;  // h = 0: back to back
+};
+
+}  // namespace
+
+TEST_CASE("parameters: static forms are empty, dynamic twins hold and check their value", "[sampler][params]") {
+  STATIC_REQUIRE(std::is_empty_v<Stride<8>>);
+  STATIC_REQUIRE(Stride<8>::value == 8);
+  STATIC_REQUIRE(Frames<16>{} == 16);
+  STATIC_REQUIRE(Hop<>::resolve(64) == 64);
+  STATIC_REQUIRE(Hop<5>::resolve(64) == 5);
+  STATIC_REQUIRE(SegmentSeconds<10>::value == 10.0);
+  CHECK(Stride<dynamic>{3}.value == 3);
+  CHECK(Hop<dynamic>{0}.resolve(12) == 12);
+  CHECK_THROWS_AS(Stride<dynamic>{0}, config_error);
+  CHECK_THROWS_AS(Frames<dynamic>{-2}, config_error);
+  CHECK_THROWS_AS(SegmentSeconds<dynamic>{0.0}, config_error);
+  // One int64-sized member besides the static parameters: they cost no storage.
+  struct Probe {
+    [[no_unique_address]] Frames<16> f;
+    [[no_unique_address]] Stride<4> s;
+    std::int64_t x;
+  };
+  STATIC_REQUIRE(sizeof(Probe) == sizeof(std::int64_t));
+  STATIC_REQUIRE(ClipSampler<SequentialSampler<Frames<16>, Stride<4>>>);
+  STATIC_REQUIRE(!ClipSampler<int>);
+  STATIC_REQUIRE(!ClipSampler<Frames<16>>);
+}
+
+TEST_CASE("sequential: clip j of each video is frames j*h + t*tau, videos in a seeded permutation", "[sampler][sequential]") {
+  const std::vector<std::int64_t> lengths{40, 7, 23, 61, 15};
+  const Lengths src(lengths);
+  for (const Seq p : {Seq{4, 1, 0}, Seq{3, 2, 0}, Seq{4, 2, 3}, Seq{2, 5, 12}, Seq{5, 1, 1}}) {
+    CAPTURE(p.T, p.tau, p.h);
+    SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> sampler(Frames<dynamic>{p.T}, Stride<dynamic>{p.tau},
+                                                                              Hop<dynamic>{p.h}, {.seed = 11});
+    const std::int64_t span = (p.T - 1) * p.tau + 1, hop = p.h == 0 ? p.T * p.tau : p.h;
+    auto telemetry = std::make_shared<Telemetry>();
+    ClipContext ctx(src, {.telemetry = telemetry});
+    const auto clips = take(sampler, ctx, 10000);
+    REQUIRE(sampler.next(ctx) == std::nullopt);  // one epoch, then exhausted
+
+    // Group by video in emission order: each video's clips are contiguous and complete.
+    std::vector<std::size_t> visits;
+    std::map<std::size_t, std::vector<const Clip*>> by_video;
+    for (const auto& c : clips) {
+      if (visits.empty() || visits.back() != c.video) visits.push_back(c.video);
+      by_video[c.video].push_back(&c);
+    }
+    REQUIRE(std::set<std::size_t>(visits.begin(), visits.end()).size() == visits.size());  // each video once
+    std::size_t total = 0;
+    for (std::size_t v = 0; v < lengths.size(); ++v) {
+      const std::int64_t n = lengths[v];
+      const std::int64_t expected = n >= span ? (n - span) / hop + 1 : 0;
+      REQUIRE(static_cast<std::int64_t>(by_video[v].size()) == expected);
+      for (std::int64_t j = 0; j < expected; ++j) {
+        const Clip& c = *by_video[v][static_cast<std::size_t>(j)];
+        for (std::int64_t t = 0; t < p.T; ++t) REQUIRE(c.frames[static_cast<std::size_t>(t)] == j * hop + t * p.tau);
+        REQUIRE(c.name == src.name(v));
+        REQUIRE(c.seconds[1] == Approx(static_cast<double>(c.frames[1]) / 25.0));
+      }
+      total += static_cast<std::size_t>(expected);
+    }
+    REQUIRE(clips.size() == total);
+    check_pixels(src, clips.front());
+    check_pixels(src, clips.back());
+    CHECK(telemetry->seeks == 0);  // forward decoding only
+    CHECK(telemetry->frames_used == static_cast<std::int64_t>(total) * p.T);
+  }
+}
+
+TEST_CASE("sequential: the video order is a seeded permutation, the same for the same seed", "[sampler][sequential]") {
+  const Lengths src({9, 9, 9, 9, 9, 9, 9, 9});
+  auto order = [&](std::uint64_t seed) {
+    SequentialSampler<Frames<8>> s({.seed = seed});
+    ClipContext ctx(src, {.decode = false});
+    std::vector<std::size_t> videos;
+    for (const auto& c : take(s, ctx, 100)) videos.push_back(c.video);
+    return videos;
+  };
+  const auto a = order(1), b = order(1), c = order(2);
+  REQUIRE(a.size() == 8);
+  CHECK(a == b);
+  CHECK(a != c);
+  CHECK(std::set<std::size_t>(a.begin(), a.end()).size() == 8);
+}
+
+TEST_CASE("sequential: index-only sampling gives the indices decoding gives; epochs repeat in new orders", "[sampler][sequential]") {
+  const Lengths src({30, 50, 20});
+  SequentialSampler<Frames<4>, Stride<3>> a({.seed = 5, .epochs = 2}), b({.seed = 5, .epochs = 2});
+  ClipContext decoding(src), indices(src, {.decode = false});
+  const auto x = take(a, decoding, 1000), y = take(b, indices, 1000);
+  REQUIRE(x.size() == y.size());
+  REQUIRE(x.size() == 2 * (2 + 4 + 1));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    REQUIRE(x[i].video == y[i].video);
+    REQUIRE(x[i].frames == y[i].frames);
+    REQUIRE_FALSE(y[i].data.defined());
+  }
+}
+
+TEST_CASE("random: clips lie inside one 10-s segment, stride tau, order a seeded permutation", "[sampler][random]") {
+  // 25 fps: 10-s segments are 250 frames. 600 frames = two full segments + a 100-frame tail.
+  const Lengths src({600, 260, 990});
+  constexpr std::int64_t T = 8, tau = 4, L = 250;
+  RandomSampler<SegmentSeconds<10>, Frames<T>, Stride<tau>, ShuffleFrames> sampler({.seed = 3, .epochs = 4});
+  ClipContext ctx(src);
+  const auto clips = take(sampler, ctx, 1000);
+  // segments: 600 -> 3 (tail 100 >= span 29), 260 -> 1 (tail 10 < 29), 990 -> 4 (tail 240)
+  REQUIRE(clips.size() == 4 * 8);
+  std::size_t shuffled = 0;
+  std::set<std::pair<std::size_t, std::int64_t>> segments_seen;
+  for (const auto& c : clips) {
+    auto sorted = c.frames;
+    std::sort(sorted.begin(), sorted.end());
+    REQUIRE(std::is_permutation(c.frames.begin(), c.frames.end(), sorted.begin()));
+    for (std::size_t t = 1; t < sorted.size(); ++t) REQUIRE(sorted[t] - sorted[t - 1] == tau);
+    const std::int64_t segment = sorted.front() / L;
+    REQUIRE(sorted.back() < std::min((segment + 1) * L, src.length(c.video)));
+    segments_seen.insert({c.video, segment});
+    if (c.frames != sorted) ++shuffled;
+  }
+  CHECK(shuffled >= clips.size() - 1);  // 8! orders: all but freak cases are shuffled
+  CHECK(segments_seen.size() >= 5);
+  check_pixels(src, clips.front());  // tensor order follows the shuffled indices
+
+  // Same seed: same clips in the same shuffled order. Keep order: sorted.
+  RandomSampler<SegmentSeconds<10>, Frames<T>, Stride<tau>, ShuffleFrames> again({.seed = 3, .epochs = 4});
+  ClipContext ctx2(src, {.decode = false});
+  const auto replay = take(again, ctx2, 1000);
+  for (std::size_t i = 0; i < clips.size(); ++i) REQUIRE(replay[i].frames == clips[i].frames);
+  RandomSampler<SegmentSeconds<10>, Frames<T>, Stride<tau>, KeepOrder> ordered({.seed = 3});
+  for (const auto& c : take(ordered, ctx2, 20)) REQUIRE(std::is_sorted(c.frames.begin(), c.frames.end()));
+}
+
+TEST_CASE("random: a segment shorter than the clip span is a config_error naming the video", "[sampler][random]") {
+  const Lengths src({600});
+  RandomSampler<SegmentSeconds<dynamic>, Frames<dynamic>, Stride<dynamic>, KeepOrder> s(SegmentSeconds<dynamic>{1.0}, Frames<dynamic>{16},
+                                                                                          Stride<dynamic>{4});
+  ClipContext ctx(src);
+  REQUIRE_THROWS_WITH(s.next(ctx), Catch::Contains("len600/0") && Catch::Contains("fewer than the clip span"));
+}
+
+TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]",
+                   (SequentialSampler<Frames<4>, Stride<2>>), (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>),
+                   (MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>>),
+                   (ReplayBuffer<5, SequentialSampler<Frames<4>, Stride<2>>>)) {
+  const Lengths src({70, 35, 90, 44, 51});
+  auto make = [] {
+    if constexpr (std::is_same_v<TestType, SequentialSampler<Frames<4>, Stride<2>>>) {
+      return TestType({.seed = 9, .epochs = 0});
+    } else if constexpr (std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>>) {
+      return TestType({.seed = 9, .epochs = 0});
+    } else if constexpr (std::is_same_v<TestType, MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>>>) {
+      return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}));
+    } else {
+      return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}), 4);
+    }
+  };
+  for (std::size_t skip : {0, 1, 13, 37}) {
+    CAPTURE(skip);
+    TestType original = make();
+    ClipContext ctx(src);
+    take(original, ctx, skip);
+    const SamplerState saved = original.state();
+    const auto expected = take(original, ctx, 20);
+    REQUIRE(expected.size() == 20);
+
+    TestType resumed = make();
+    resumed.restore(saved);
+    ClipContext fresh(src);  // a new process: nothing open, nothing cached
+    const auto got = take(resumed, fresh, 20);
+    REQUIRE(got.size() == 20);
+    for (std::size_t i = 0; i < 20; ++i) {
+      REQUIRE(got[i].video == expected[i].video);
+      REQUIRE(got[i].frames == expected[i].frames);
+      REQUIRE(at::equal(got[i].data, expected[i].data));
+    }
+  }
+  TestType s = make();
+  CHECK_THROWS_AS(s.restore(SamplerState{"no-such-sampler", {1, 2, 3, 4, 5, 6, 7, 8}}), config_error);
+}
+
+TEST_CASE("multistream: each round holds one clip from each of B different videos; no seeks", "[sampler][multistream]") {
+  const Lengths src({40, 40, 40, 40, 40, 40});
+  auto telemetry = std::make_shared<Telemetry>();
+  ClipContext ctx(src, {.telemetry = telemetry});
+  MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>> ms(SequentialSampler<Frames<4>, Stride<2>>({.seed = 1}));
+  const auto clips = take(ms, ctx, 1000);
+  REQUIRE(clips.size() == 6 * 5);  // 40 frames, 8-frame clips: 5 per video
+  for (std::size_t r = 0; r + 3 <= clips.size(); r += 3) {
+    std::set<std::size_t> videos{clips[r].video, clips[r + 1].video, clips[r + 2].video};
+    REQUIRE(videos.size() == 3);
+  }
+  // Stream b's clips walk its video forward: clip j at frame 8j.
+  std::map<std::size_t, std::int64_t> next_start;
+  for (const auto& c : clips) {
+    REQUIRE(c.frames.front() == next_start[c.video]);
+    next_start[c.video] += 8;
+  }
+  CHECK(telemetry->seeks == 0);
+  CHECK(telemetry->opens == 6);
+  CHECK(telemetry->amplification() == Approx(2.0).epsilon(0.05));  // stride 2: every other frame decoded, unused
+}
+
+TEST_CASE("replay buffer: emits every inner clip once, shuffled within the capacity", "[sampler][replay]") {
+  const Lengths src({80, 80, 80});
+  using Seq4 = SequentialSampler<Frames<4>, Stride<1>>;
+  Seq4 plain({.seed = 4});
+  ReplayBuffer<dynamic, Seq4> buffer(6, Seq4({.seed = 4}), 99);
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false});
+  const auto inner = take(plain, a, 1000), mixed = take(buffer, b, 1000);
+  REQUIRE(inner.size() == 60);
+  REQUIRE(mixed.size() == 60);
+  std::map<std::pair<std::size_t, std::int64_t>, std::size_t> position;
+  for (std::size_t i = 0; i < inner.size(); ++i) position[{inner[i].video, inner[i].frames.front()}] = i;
+  std::size_t moved = 0;
+  std::set<std::size_t> seen;
+  for (std::size_t i = 0; i < mixed.size(); ++i) {
+    const auto p = position.at({mixed[i].video, mixed[i].frames.front()});
+    seen.insert(p);
+    REQUIRE(p < i + 6);  // never emitted before it could have entered the buffer
+    if (p != i) ++moved;
+  }
+  CHECK(seen.size() == 60);
+  CHECK(moved > 30);
+}
+
+TEST_CASE("sequential clips of real H.264 videos: indices, pixels, forward decoding", "[sampler][videos]") {
+  const VideoList list({test::video("vtest_h264.mp4"), test::video("tree_h264.mp4")}, {.threads = 1});
+  auto telemetry = std::make_shared<Telemetry>();
+  ClipContext ctx(list, {.telemetry = telemetry});
+  SequentialSampler<Frames<8>, Stride<4>> sampler({.seed = 2});
+  std::map<std::size_t, std::int64_t> clips_of;
+  std::vector<Clip> some;
+  while (auto c = sampler.next(ctx)) {
+    const std::int64_t j = clips_of[c->video]++;
+    for (std::int64_t t = 0; t < 8; ++t) REQUIRE(c->frames[static_cast<std::size_t>(t)] == 32 * j + 4 * t);
+    if (j == 3 || j == 17) some.push_back(std::move(*c));
+  }
+  for (std::size_t v = 0; v < 2; ++v) {
+    VideoReader r(list.name(v));
+    REQUIRE(clips_of[v] == (r.frame_count() - 29) / 32 + 1);
+  }
+  CHECK(telemetry->seeks == 0);
+  CHECK(telemetry->amplification() >= 3.9);  // τ = 4: three of four frames decoded and dropped
+  for (const auto& c : some) {  // pixels equal an independent exact seek to the named frame
+    VideoReader r(c.name);
+    for (std::size_t t = 0; t < c.frames.size(); t += 3) {
+      r.seek_frame(c.frames[t]);
+      REQUIRE(at::equal(c.data.select(1, static_cast<std::int64_t>(t)).permute({1, 2, 0}), r.next()->rgb));
+    }
+  }
+}
