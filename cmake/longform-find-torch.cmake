@@ -23,6 +23,14 @@ if(NOT TARGET torch)
       "longform: LibTorch 2.x not found. Set Torch_DIR or CMAKE_PREFIX_PATH to a LibTorch install, "
       "or make `python3 -c 'import torch'` work (pip install torch).")
   endif()
+  # The PyPI wheel's libtorch_cuda.so finds its CUDA libraries (NCCL, cuBLAS, ...) in the sibling
+  # nvidia/*/lib folders through its RUNPATH; the linker needs to be told, or it picks up an older
+  # system copy (e.g. libnccl from a CUDA toolkit) and fails on missing symbols.
+  get_filename_component(_longform_torch_lib_dir "${TORCH_LIBRARY}" DIRECTORY)
+  file(GLOB _longform_nvidia_lib_dirs LIST_DIRECTORIES true "${_longform_torch_lib_dir}/../../nvidia/*/lib")
+  foreach(_dir IN LISTS _longform_nvidia_lib_dirs)
+    set_property(TARGET torch APPEND PROPERTY INTERFACE_LINK_OPTIONS "LINKER:-rpath-link,${_dir}")
+  endforeach()
   if(Torch_VERSION VERSION_LESS 2.0)
     message(WARNING "longform: LibTorch ${Torch_VERSION} is older than 2.0; only 2.x is supported.")
   endif()

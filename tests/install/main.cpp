@@ -3,6 +3,8 @@
 #include <longform/io/video_reader.hpp>
 #include <longform/io/video_writer.hpp>
 
+#include <ATen/ops/full.h>
+
 #include <cstdio>
 #include <filesystem>
 

@@ -145,7 +145,7 @@ class VideoReader {
 
     info_.width = codec_->width;
     info_.height = codec_->height;
-    info_.codec = decoder->name;
+    info_.codec = avcodec_get_name(stream_->codecpar->codec_id);  // ffprobe's codec_name
     info_.stream_index = stream;
     info_.time_base = {stream_->time_base.num, stream_->time_base.den};
     const AVRational fps = stream_->avg_frame_rate.num > 0 ? stream_->avg_frame_rate : stream_->r_frame_rate;

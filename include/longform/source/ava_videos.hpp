@@ -107,7 +107,8 @@ class AvaVideos {
     if (!std::filesystem::is_directory(root, ec)) throw config_error("AvaVideos: video root " + root.string() + " is not a directory");
     // A list file's relative names resolve against the list's folder; AVA's are bare file names
     // that live under `root`, so resolve them there.
-    for (const auto& p : VideoList::from_file(list).paths()) {
+    const auto names = VideoList::from_file(list);
+    for (const auto& p : names.paths()) {
       paths_.push_back((root / std::filesystem::path(p).filename()).string());
     }
   }

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+// The `longform` command's subcommands: each TU adds one to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+void add_info_command(CLI::App& app);
+void add_framemd5_command(CLI::App& app);

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// `longform`: the command-line front end. Each subcommand lives in its own TU (commands.hpp).
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"longform: online self-supervised pre-training from long-form videos"};
+  app.require_subcommand(1);
+  add_info_command(app);
+  add_framemd5_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    // Every longform error names its input; a failed command is an exit code, never a signal.
+    std::fprintf(stderr, "longform: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+// VideoReader against ffprobe/ffmpeg on real footage: counts, per-frame MD5, exact seeks,
+// metadata, and typed errors on hostile inputs.
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ATen/ops/equal.h>
+
+#include <longform/io/video_reader.hpp>
+
+#include "../support.hpp"
+#include "../catch.hpp"
+
+using longform::VideoReader;
+namespace lt = longform::test;
+
+namespace {
+
+// Every real video the tests use: native codecs (AVI, MOV) and H.264 with B-frames, one VFR.
+const char* const kVideos[] = {"vtest.avi", "tree.avi", "diver.mov", "vtest_h264.mp4",
+                               "diver_h264.mp4", "tree_h264.mp4", "vfr_h264.mkv"};
+
+std::vector<at::Tensor> decode_all(VideoReader& reader) {
+  std::vector<at::Tensor> out;
+  while (auto f = reader.next()) out.push_back(f->rgb);
+  return out;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("frame count and every frame's MD5 equal ffmpeg's", "[io][videos]") {
+  for (const char* name : kVideos) {
+    const auto path = lt::video(name);
+    INFO(path);
+    VideoReader reader(path, {.threads = 2});
+    std::vector<std::string> ours;
+    std::int64_t expected_index = 0;
+    while (auto f = reader.next()) {
+      CHECK(f->index == expected_index++);
+      REQUIRE((f->rgb.sizes() == at::IntArrayRef{reader.info().height, reader.info().width, 3}));
+      ours.push_back(lt::md5_hex(f->rgb));
+    }
+    const auto counted = std::stoll(lt::probe(path, "stream=nb_read_frames", "-count_frames"));
+    CHECK(static_cast<std::int64_t>(ours.size()) == counted);
+    const auto reference = lt::ffmpeg_framemd5(path);
+    REQUIRE(ours.size() == reference.size());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < ours.size(); ++i) mismatches += ours[i] != reference[i];
+    CHECK(mismatches == 0);
+    CHECK(reader.stats().stopped_by.empty());
+    CHECK(reader.stats().corrupt_packets == 0);
+  }
+}
+
+TEST_CASE("metadata matches ffprobe", "[io][videos]") {
+  for (const char* name : kVideos) {
+    const auto path = lt::video(name);
+    INFO(path);
+    VideoReader reader(path);
+    const auto& info = reader.info();
+    CHECK(info.width == std::stoll(lt::probe(path, "stream=width")));
+    CHECK(info.height == std::stoll(lt::probe(path, "stream=height")));
+    CHECK(info.codec == lt::probe(path, "stream=codec_name"));
+    CHECK(std::to_string(info.fps.num) + "/" + std::to_string(info.fps.den) == lt::probe(path, "stream=avg_frame_rate"));
+    CHECK(std::to_string(info.time_base.num) + "/" + std::to_string(info.time_base.den) ==
+          lt::probe(path, "stream=time_base"));
+    const auto stream_duration = lt::probe(path, "stream=duration");
+    const double duration = std::stod(stream_duration != "N/A" ? stream_duration : lt::probe(path, "format=duration"));
+    CHECK(info.duration == Approx(duration).margin(1e-3));
+    // The exact count from the PTS index equals ffprobe's decoded count.
+    CHECK(reader.frame_count() == std::stoll(lt::probe(path, "stream=nb_read_frames", "-count_frames")));
+  }
+}
+
+TEST_CASE("PTS of decoded frames equal ffprobe's frame timestamps", "[io][videos]") {
+  for (const char* name : {"vtest_h264.mp4", "vfr_h264.mkv", "diver.mov"}) {
+    const auto path = lt::video(name);
+    INFO(path);
+    std::vector<std::string> expected;
+    for (auto line : lt::lines_of("ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp "
+                                  "-of compact=p=0:nk=1 '" + path + "'")) {
+      line = line.substr(0, line.find('|'));
+      if (!line.empty()) expected.push_back(line);
+    }
+    VideoReader reader(path);
+    std::size_t i = 0;
+    while (auto f = reader.next()) {
+      REQUIRE(i < expected.size());
+      CHECK(f->pts == std::stoll(expected[i++]));
+    }
+    CHECK(i == expected.size());
+  }
+}
+
+TEST_CASE("frame k reached by seeking equals frame k reached by decoding forward", "[io][videos]") {
+  for (const char* name : kVideos) {
+    const auto path = lt::video(name);
+    INFO(path);
+    VideoReader forward(path);
+    const auto all = decode_all(forward);
+    const auto n = static_cast<std::int64_t>(all.size());
+    VideoReader seeker(path);
+    // Near the start, mid-GOP, on and around keyframes, near the end; in a shuffled order.
+    std::vector<std::int64_t> ks = {0, 1, 7, 13, n / 3, n / 2, n / 2 + 1, 2 * n / 3, n - 3, n - 2, n - 1, 5};
+    std::shuffle(ks.begin(), ks.end(), std::mt19937(42));
+    for (auto k : ks) {
+      INFO("k = " << k);
+      seeker.seek_frame(k);
+      auto f = seeker.next();
+      REQUIRE(f);
+      CHECK(f->index == k);
+      CHECK(at::equal(f->rgb, all[static_cast<std::size_t>(k)]));
+      if (k + 1 < n) {  // decoding goes on from there
+        auto g = seeker.next();
+        REQUIRE(g);
+        CHECK(g->index == k + 1);
+        CHECK(at::equal(g->rgb, all[static_cast<std::size_t>(k + 1)]));
+      }
+    }
+    CHECK_THROWS_AS(seeker.seek_frame(n), longform::decode_error);
+    CHECK_THROWS_AS(seeker.seek_frame(-1), longform::decode_error);
+  }
+}
+
+TEST_CASE("seek_time lands on the first frame at or after the time", "[io][videos]") {
+  for (const char* name : {"vtest_h264.mp4", "vfr_h264.mkv", "vtest.avi"}) {
+    const auto path = lt::video(name);
+    INFO(path);
+    VideoReader reader(path);
+    std::vector<double> times;
+    while (auto f = reader.next()) times.push_back(f->seconds);
+    for (double t : {0.0, 3.3, times[times.size() / 2], times.back() - 0.05}) {
+      reader.seek_time(t);
+      auto f = reader.next();
+      REQUIRE(f);
+      const auto expected = std::lower_bound(times.begin(), times.end(), t - 1e-9) - times.begin();
+      CHECK(f->index == expected);
+      CHECK(f->seconds >= t - 1e-9);
+    }
+    reader.seek_time(times.back() + 10);
+    CHECK_FALSE(reader.next());
+  }
+}
+
+TEST_CASE("building the index mid-stream keeps the position", "[io][videos]") {
+  VideoReader reader(lt::video("vtest_h264.mp4"));
+  for (int i = 0; i < 10; ++i) reader.next();
+  REQUIRE(reader.frame_count() == 795);
+  auto f = reader.next();
+  REQUIRE(f);
+  CHECK(f->index == 10);
+}
+
+TEST_CASE("scaling during decode gives the requested size", "[io][videos]") {
+  VideoReader both(lt::video("vtest_h264.mp4"), {.width = 224, .height = 224});
+  CHECK((both.next()->rgb.sizes() == at::IntArrayRef{224, 224, 3}));
+  VideoReader keep_aspect(lt::video("vtest_h264.mp4"), {.height = 144});  // 768x576 -> 192x144
+  CHECK((keep_aspect.next()->rgb.sizes() == at::IntArrayRef{144, 192, 3}));
+}
+
+TEST_CASE("hostile inputs give a typed error naming the input", "[io][videos]") {
+  const auto dir = lt::scratch("hostile");
+  const auto missing = (dir / "missing.mp4").string();
+  const auto empty = (dir / "empty.mp4").string();
+  const auto truncated = (dir / "truncated.mp4").string();
+  const auto noise = (dir / "noise.mp4").string();
+  const auto text = (dir / "notes.txt").string();
+  write_bytes(empty, "");
+  const auto mp4 = read_bytes(lt::video("vtest_h264.mp4"));
+  write_bytes(truncated, mp4.substr(0, mp4.size() * 3 / 10));
+  std::string bytes(200000, '\0');
+  std::mt19937 rng(7);
+  for (auto& b : bytes) b = static_cast<char>(rng());
+  write_bytes(noise, bytes);
+  write_bytes(text, "this is not a video\n");
+  const auto audio = lt::video("diver_audio.m4a");
+
+  for (const auto& path : {missing, empty, truncated, noise, text, audio, dir.string()}) {
+    INFO(path);
+    try {
+      VideoReader reader(path);
+      while (reader.next()) {
+      }
+      FAIL("no exception for " << path);
+    } catch (const longform::open_error& e) {
+      CHECK(e.path() == path);
+      CHECK_THAT(e.what(), Catch::Contains(path));
+      CHECK_FALSE(e.detail().empty());
+    }
+    // The CLI says the same and exits non-zero, without a signal.
+    auto r = lt::run(std::string(LONGFORM_CLI) + " info '" + path + "'");
+    CHECK(r.status == 1);
+    CHECK_THAT(r.output, Catch::Contains(path));
+  }
+}
+
+TEST_CASE("a stream cut mid-video yields the frames that decoded, then ends cleanly", "[io][videos]") {
+  const auto dir = lt::scratch("cut-stream");
+  const auto ts = (dir / "vtest.ts").string();
+  REQUIRE(lt::run("ffmpeg -nostdin -v error -y -i '" + lt::video("vtest_h264.mp4") + "' -c copy -f mpegts '" + ts + "'").status == 0);
+  const auto bytes = read_bytes(ts);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread writer([&] {  // half the stream, then the pipe closes
+    std::size_t off = 0, half = bytes.size() / 2;
+    while (off < half) {
+      auto n = ::write(fds[1], bytes.data() + off, half - off);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fds[1]);
+  });
+  std::int64_t n = 0;
+  {
+    VideoReader reader("pipe:" + std::to_string(fds[0]));
+    CHECK_FALSE(reader.seekable());
+    while (auto f = reader.next()) CHECK(f->index == n++);
+    CHECK_THROWS_AS(reader.seek_frame(0), longform::decode_error);
+  }
+  writer.join();
+  ::close(fds[0]);
+  CHECK(n > 200);
+  CHECK(n < 795);
+}
