@@ -57,6 +57,7 @@ class VideoReader {
   explicit VideoReader(std::string url, ReaderOptions options = {})
       : options_(options), packet_(detail::make_packet()), frame_(detail::make_frame()) {
     info_.path = std::move(url);
+    detail::quiet_default_logging();
     open();
   }
 
@@ -230,13 +231,18 @@ class VideoReader {
     } else if (out_h == 0) {
       out_h = std::max(1, static_cast<int>(std::lround(double(src_h) * out_w / src_w)));
     }
+    SwsContext* const previous = sws_.get();
     sws_.reset(sws_getCachedContext(sws_.release(), src_w, src_h, static_cast<AVPixelFormat>(frame_->format), out_w,
                                     out_h, AV_PIX_FMT_RGB24, options_.sws_flags, nullptr, nullptr, nullptr));
     if (!sws_) throw decode_error(info_.path, "convert frame to RGB", "swscale cannot convert this pixel format");
     // The frame's own colour matrix and range, as the ffmpeg command's scale filter uses them.
-    const int full_range = frame_->color_range == AVCOL_RANGE_JPEG;
-    sws_setColorspaceDetails(sws_.get(), sws_getCoefficients(frame_->colorspace), full_range,
-                             sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+    // Setting them re-initialises swscale, so only when they (or the context) change.
+    const std::pair<int, int> colour{frame_->colorspace, frame_->color_range};
+    if (sws_.get() != previous || colour != colour_) {
+      colour_ = colour;
+      sws_setColorspaceDetails(sws_.get(), sws_getCoefficients(frame_->colorspace), frame_->color_range == AVCOL_RANGE_JPEG,
+                               sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+    }
 
     Frame out;
     out.rgb = at::empty({out_h, out_w, 3}, at::kByte);
@@ -344,6 +350,7 @@ class VideoReader {
   detail::packet_ptr packet_;
   detail::frame_ptr frame_;
   detail::sws_ptr sws_;
+  std::pair<int, int> colour_{-1, -1};  // colorspace and range swscale was last set up for
   AVStream* stream_ = nullptr;
   std::optional<Frame> pending_;       // the frame a seek decoded, returned by the next `next()`
   std::vector<std::int64_t> timestamps_;

@@ -33,7 +33,10 @@ struct WriterOptions {
 class VideoWriter {
  public:
   /// @throws encode_error naming `path` when the file or the encoder cannot be opened.
-  VideoWriter(std::string path, WriterOptions options) : path_(std::move(path)), options_(std::move(options)) { open(); }
+  VideoWriter(std::string path, WriterOptions options) : path_(std::move(path)), options_(std::move(options)) {
+    detail::quiet_default_logging();
+    open();
+  }
 
   VideoWriter(VideoWriter&&) noexcept = default;
   VideoWriter& operator=(VideoWriter&&) noexcept = default;

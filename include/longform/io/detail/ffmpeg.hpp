@@ -73,6 +73,13 @@ using packet_ptr = std::unique_ptr<AVPacket, packet_deleter>;
 using sws_ptr = std::unique_ptr<SwsContext, sws_deleter>;
 using avio_context_ptr = std::unique_ptr<AVIOContext, avio_context_deleter>;
 
+/// FFmpeg logs at INFO by default (libx264 prints statistics on every close). longform reports
+/// problems through exceptions and stats, so lower the default to errors, unless the user already
+/// chose a level.
+inline void quiet_default_logging() {
+  if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_ERROR);
+}
+
 /// `av_frame_alloc` that throws instead of returning null.
 inline frame_ptr make_frame() {
   frame_ptr f(av_frame_alloc());
