@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+// The clip pipeline: source | sample | transform | batch | prefetch — shapes and provenance,
+// exact resume from a batch, errors raised on the producer thread, early stop without hanging,
+// telemetry, and the thread budget.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/equal.h>
+
+#include <range/v3/view/take.hpp>
+
+#include <longform/pipeline.hpp>
+#include <longform/sampler.hpp>
+#include <longform/source/synthetic_video.hpp>
+#include <longform/source/video_list.hpp>
+#include <longform/transform.hpp>
+
+#include "../support.hpp"
+
+#undef CHECK  // c10's glog-style CHECK (abort) must not shadow Catch's
+#include <catch2/catch.hpp>
+
+using namespace longform;
+
+namespace {
+
+// A synthetic source whose reader fails while decoding frame `fail_at` of video `fail_video`,
+// remembering the thread it failed on.
+struct FailingReader {
+  SyntheticReader inner;
+  std::int64_t fail_at;
+  std::atomic<std::thread::id>* failed_on;
+  const VideoInfo& info() const { return inner.info(); }
+  std::optional<Frame> next() {
+    auto f = inner.next();
+    if (f && f->index == fail_at) {
+      *failed_on = std::this_thread::get_id();
+      throw decode_error(inner.info().path, "decode frame " + std::to_string(fail_at), "invalid data found when processing input");
+    }
+    return f;
+  }
+};
+struct FailingSource {
+  using source_concept = source_tag;
+  SyntheticVideo synthetic;
+  std::size_t fail_video;
+  std::int64_t fail_at;
+  std::atomic<std::thread::id>* failed_on;
+  std::size_t size() const { return synthetic.size(); }
+  std::string name(std::size_t i) const { return synthetic.name(i); }
+  FailingReader open(std::size_t i) const { return {synthetic.open(i), i == fail_video ? fail_at : -1, failed_on}; }
+};
+static_assert(VideoSource<FailingSource>);
+
+}  // namespace
+
+TEST_CASE("pipeline: sample | transform | batch | prefetch yields [B, C, T, H, W] batches in sampler order", "[pipeline]") {
+  const SyntheticVideo source({.seed = 3, .videos = 3, .frames = 100, .width = 80, .height = 60});
+  auto telemetry = std::make_shared<Telemetry>();
+  using Sampler = SequentialSampler<Frames<4>, Stride<2>>;
+  auto batches = source | views::sample(Sampler({.seed = 1}), {.context = {.telemetry = telemetry}}) |
+                 views::transform(CenterCrop{48} | Standardize{}) | views::batch(5) | views::prefetch(2, telemetry);
+  // The same clips without the pipeline: what the sampler alone returns.
+  Sampler reference({.seed = 1});
+  ClipContext ctx(source);
+  std::size_t clips = 0, n_batches = 0;
+  for (const ClipBatch& b : batches) {
+    ++n_batches;
+    REQUIRE(b.data.dim() == 5);
+    REQUIRE(b.data.size(1) == 3);
+    REQUIRE(b.data.size(2) == 4);
+    REQUIRE(b.data.size(3) == 48);
+    REQUIRE(b.data.scalar_type() == at::kFloat);
+    REQUIRE(b.data.size(0) == static_cast<std::int64_t>(b.clips.size()));
+    for (std::size_t i = 0; i < b.clips.size(); ++i) {
+      const Clip expected = *reference.next(ctx);
+      REQUIRE(b.clips[i].video == expected.video);
+      REQUIRE(b.clips[i].frames == expected.frames);
+      REQUIRE(at::equal(b.data[static_cast<std::int64_t>(i)], Standardize{}(CenterCrop{48}(expected.data))));
+      ++clips;
+    }
+    REQUIRE(b.resume == b.clips.back().resume);
+  }
+  REQUIRE(reference.next(ctx) == std::nullopt);
+  CHECK(clips == 3 * 12);  // 100 frames, 8-frame clips back to back: 12 per video
+  CHECK(n_batches == 8);   // 36 / 5 -> 7 full + 1 partial
+  CHECK(telemetry->frames_used == 36 * 4);
+  CHECK(telemetry->amplification() == Approx(2.0).epsilon(0.05));
+  CHECK(telemetry->produced == 8);
+  CHECK(telemetry->seeks == 0);
+}
+
+TEST_CASE("pipeline: restoring a batch's resume state continues with the next clip", "[pipeline][resume]") {
+  const SyntheticVideo source({.seed = 4, .videos = 4, .frames = 60, .width = 32, .height = 24});
+  using Sampler = MultiStream<2, SequentialSampler<Frames<3>, Stride<3>>>;
+  const Sampler fresh(SequentialSampler<Frames<3>, Stride<3>>({.seed = 8, .epochs = 0}));
+  std::vector<ClipBatch> first;
+  for (auto&& b : source | views::sample(fresh) | views::batch(2) | views::prefetch(3) | ranges::views::take(7)) first.push_back(b);
+  REQUIRE(first.size() == 7);
+  // Resume from batch 3 in a new pipeline: batches 4, 5, 6 again.
+  std::size_t k = 4;
+  for (auto&& b : source | views::sample(fresh, {.resume = first[3].resume}) | views::batch(2) | ranges::views::take(3)) {
+    REQUIRE(b.clips.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+      REQUIRE(b.clips[i].video == first[k].clips[i].video);
+      REQUIRE(b.clips[i].frames == first[k].clips[i].frames);
+    }
+    REQUIRE(at::equal(b.data, first[k].data));
+    ++k;
+  }
+  CHECK(k == 7);
+}
+
+TEST_CASE("prefetch: a decode error raised on the producer thread reaches the consumer, after the clips before it", "[pipeline][errors]") {
+  std::atomic<std::thread::id> failed_on{};
+  const FailingSource source{SyntheticVideo({.videos = 1, .frames = 100, .width = 32, .height = 24}), 0, 45, &failed_on};
+  auto clips = source | views::sample(SequentialSampler<Frames<4>, Stride<2>>{}) | views::prefetch(4);
+  std::vector<std::int64_t> starts;
+  try {
+    for (const Clip& c : clips) starts.push_back(c.frames.front());
+    FAIL("no exception reached the consumer");
+  } catch (const decode_error& e) {
+    CHECK(std::string(e.what()).find("synthetic:0/0") != std::string::npos);
+    CHECK(e.operation() == "decode frame 45");
+  }
+  CHECK(failed_on.load() != std::this_thread::get_id());  // it really was raised on another thread
+  CHECK(starts == std::vector<std::int64_t>{0, 8, 16, 24, 32});  // clips 0..39 arrived first
+}
+
+TEST_CASE("prefetch: a file that is not a video fails with an open_error naming it", "[pipeline][errors]") {
+  const auto dir = test::scratch("pipeline-not-a-video");
+  const auto bogus = (dir / "notes.mp4").string();
+  std::ofstream(bogus) << "this is not a video\n";
+  const VideoList list({bogus});
+  auto first_clip = [&] {
+    auto clips = list | views::sample(SequentialSampler<Frames<4>>{}) | views::prefetch(2);
+    for (const Clip& c : clips) return c;
+    return Clip{};
+  };
+  REQUIRE_THROWS_AS(first_clip(), open_error);
+  REQUIRE_THROWS_WITH(first_clip(), Catch::Contains("notes.mp4"));
+}
+
+TEST_CASE("prefetch: breaking out early stops the producer without hanging", "[pipeline][shutdown]") {
+  // An endless stream: only the consumer's break can end it.
+  auto run = [] {
+    const SyntheticVideo source({.videos = 2, .frames = 200, .width = 64, .height = 48});
+    auto telemetry = std::make_shared<Telemetry>();
+    {
+      auto batches = source | views::sample(SequentialSampler<Frames<4>>({.epochs = 0}), {.context = {.telemetry = telemetry}}) |
+                     views::transform(Standardize{}) | views::batch(2) | views::prefetch(3);
+      int seen = 0;
+      for (const ClipBatch& b : batches) {
+        (void)b;
+        if (++seen == 2) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the producer fill the queue and block
+    }  // the view dies here: stop + join
+    return telemetry->clips.load();
+  };
+  auto done = std::async(std::launch::async, run);
+  REQUIRE(done.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  const auto produced = done.get();
+  CHECK(produced >= 4);
+  CHECK(produced <= 4 + 2 * (3 + 1) + 2);  // bounded: queue depth plus the batch in flight
+}
+
+TEST_CASE("prefetch: the consumer's waiting time is measured", "[pipeline][telemetry]") {
+  const SyntheticVideo source({.videos = 1, .frames = 64, .width = 32, .height = 24});
+  auto telemetry = std::make_shared<Telemetry>();
+  struct Slow : transform_interface<Slow> {
+    at::Tensor apply(const at::Tensor& x) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return x;
+    }
+  };
+  auto clips = source | views::sample(SequentialSampler<Frames<4>>{}) | views::transform(Slow{}) | views::prefetch(1, telemetry);
+  std::int64_t n = 0;
+  for (const Clip& c : clips) n += c.data.size(1) > 0;
+  CHECK(n == 16);
+  CHECK(telemetry->wait_seconds() > 16 * 0.015);  // the producer is the bottleneck: the consumer waits
+}
+
+TEST_CASE("thread budget: the cores are split, and LibTorch gets its share", "[pipeline][threads]") {
+  const auto b = ThreadBudget::plan(16, 1);
+  CHECK(b.producers == 1);
+  CHECK(b.decoder == 7);
+  CHECK(b.intra_op == 8);
+  CHECK(b.producers + b.decoder + b.intra_op == 16);
+  const auto small = ThreadBudget::plan(2, 1);
+  CHECK(small.decoder == 1);
+  CHECK(small.intra_op == 1);
+  const int before = at::get_num_threads();
+  ThreadBudget::plan(3, 1).apply();
+  CHECK(at::get_num_threads() == 1);
+  at::set_num_threads(before);
+}
