@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   add_info_command(app);
   add_framemd5_command(app);
+  add_clips_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,7 +15,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +42,9 @@ struct ReaderOptions {
   std::int64_t height = 0;
   /// swscale interpolation; bicubic is what the `ffmpeg` command uses.
   int sws_flags = SWS_BICUBIC;
+  /// Largest frame (width · height) accepted; a larger declared or decoded size is a `decode_error`
+  /// instead of a multi-gigabyte allocation.
+  std::int64_t max_pixels = 8192LL * 8192;
 };
 
 /// What happened while reading: for telemetry and for telling a clean end from a cut one.
@@ -61,6 +67,13 @@ class VideoReader {
     open();
   }
 
+  /// Reads a video held in memory (fuzzing, bytes from a network API). `bytes` must outlive the
+  /// reader; `name` stands for the input in errors. The input is seekable.
+  static VideoReader from_memory(std::span<const std::uint8_t> bytes, std::string name = "memory",
+                                 ReaderOptions options = {}) {
+    return VideoReader(std::make_unique<memory_input>(memory_input{bytes, 0}), std::move(name), options);
+  }
+
   VideoReader(VideoReader&&) noexcept = default;
   VideoReader& operator=(VideoReader&&) noexcept = default;
 
@@ -76,6 +89,21 @@ class VideoReader {
     if (pending_) return std::exchange(pending_, std::nullopt);
     if (!decode_next()) return std::nullopt;
     return convert();
+  }
+
+  /// Decodes the next frame without converting it to RGB, for strided reading (frames between the
+  /// wanted ones must be decoded, not converted). Returns its index, or `std::nullopt` at the end.
+  std::optional<std::int64_t> skip() {
+    if (pending_) {
+      const std::int64_t index = pending_->index;
+      pending_.reset();
+      return index;
+    }
+    if (!decode_next()) return std::nullopt;
+    const std::int64_t index = index_of(frame_pts());
+    next_index_ = index + 1;
+    av_frame_unref(frame_.get());
+    return index;
   }
 
   /// Positions the reader so that `next()` returns frame `index` (0-based, presentation order).
@@ -115,10 +143,61 @@ class VideoReader {
   }
 
  private:
+  // Bytes in memory and a read position, behind a custom AVIOContext.
+  struct memory_input {
+    std::span<const std::uint8_t> bytes;
+    std::size_t position;
+
+    static int read(void* opaque, uint8_t* buf, int size) {
+      auto* m = static_cast<memory_input*>(opaque);
+      const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(size), m->bytes.size() - m->position);
+      if (n == 0) return AVERROR_EOF;
+      std::memcpy(buf, m->bytes.data() + m->position, n);
+      m->position += n;
+      return static_cast<int>(n);
+    }
+    static int64_t seek(void* opaque, int64_t offset, int whence) {
+      auto* m = static_cast<memory_input*>(opaque);
+      const auto size = static_cast<int64_t>(m->bytes.size());
+      int64_t target = 0;
+      switch (whence & ~AVSEEK_FORCE) {
+        case AVSEEK_SIZE: return size;
+        case SEEK_SET: target = offset; break;
+        case SEEK_CUR: target = static_cast<int64_t>(m->position) + offset; break;
+        case SEEK_END: target = size + offset; break;
+        default: return AVERROR(EINVAL);
+      }
+      if (target < 0 || target > size) return AVERROR(EINVAL);
+      m->position = static_cast<std::size_t>(target);
+      return target;
+    }
+  };
+
+  VideoReader(std::unique_ptr<memory_input> memory, std::string name, ReaderOptions options)
+      : options_(options), memory_(std::move(memory)), packet_(detail::make_packet()), frame_(detail::make_frame()) {
+    info_.path = std::move(name);
+    detail::quiet_default_logging();
+    open();
+  }
+
   void open() {
     const std::string url = info_.path == "-" ? std::string("pipe:0") : info_.path;
-    AVFormatContext* raw = nullptr;
-    detail::check<open_error>(avformat_open_input(&raw, url.c_str(), nullptr, nullptr), info_.path, "open");
+    AVFormatContext* raw = avformat_alloc_context();
+    if (!raw) throw std::bad_alloc();
+    if (memory_) {
+      constexpr int buffer_size = 1 << 16;
+      auto* buffer = static_cast<unsigned char*>(av_malloc(buffer_size));
+      if (!buffer) throw std::bad_alloc();
+      avio_.reset(avio_alloc_context(buffer, buffer_size, 0, memory_.get(), &memory_input::read, nullptr, &memory_input::seek));
+      if (!avio_) {
+        av_free(buffer);
+        throw std::bad_alloc();
+      }
+      raw->pb = avio_.get();
+      raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    // On failure avformat_open_input frees `raw` itself.
+    detail::check<open_error>(avformat_open_input(&raw, memory_ ? nullptr : url.c_str(), nullptr, nullptr), info_.path, "open");
     format_.reset(raw);
     detail::check<open_error>(avformat_find_stream_info(format_.get(), nullptr), info_.path, "read stream info");
 
@@ -143,6 +222,7 @@ class VideoReader {
     codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     detail::check<open_error>(avcodec_open2(codec_.get(), decoder, nullptr), info_.path, "open decoder");
     if (codec_->width <= 0 || codec_->height <= 0) throw open_error(info_.path, "open", "video stream has no frame size");
+    check_size(codec_->width, codec_->height, "open");
 
     info_.width = codec_->width;
     info_.height = codec_->height;
@@ -219,9 +299,18 @@ class VideoReader {
     return frame_->best_effort_timestamp != AV_NOPTS_VALUE ? frame_->best_effort_timestamp : frame_->pts;
   }
 
+  void check_size(std::int64_t width, std::int64_t height, const std::string& operation) const {
+    if (width * height > options_.max_pixels) {
+      throw decode_error(info_.path, operation,
+                         "frame size " + std::to_string(width) + "x" + std::to_string(height) +
+                             " exceeds ReaderOptions::max_pixels (" + std::to_string(options_.max_pixels) + ")");
+    }
+  }
+
   // Turns the decoded `frame_` into a `Frame` (RGB24 tensor, index, timestamps).
   Frame convert() {
     const int src_w = frame_->width, src_h = frame_->height;
+    check_size(src_w, src_h, "decode frame");
     auto out_w = static_cast<int>(options_.width), out_h = static_cast<int>(options_.height);
     if (out_w == 0 && out_h == 0) {
       out_w = src_w;
@@ -345,6 +434,8 @@ class VideoReader {
   ReaderOptions options_;
   VideoInfo info_;
   ReaderStats stats_;
+  std::unique_ptr<memory_input> memory_;  // from_memory only; outlives avio_, which outlives format_
+  detail::avio_context_ptr avio_;
   detail::format_input_ptr format_;
   detail::codec_context_ptr codec_;
   detail::packet_ptr packet_;

@@ -79,6 +79,12 @@ class SyntheticReader {
     return f;
   }
 
+  /// Advances past the next frame without rendering it; its index, or `std::nullopt` at the end.
+  std::optional<std::int64_t> skip() {
+    if (position_ >= options_.frames) return std::nullopt;
+    return position_++;
+  }
+
   /// Makes `next()` return frame `k`.
   void seek_frame(std::int64_t k) {
     if (k < 0 || k >= options_.frames) {
