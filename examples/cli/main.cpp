@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   add_info_command(app);
   add_framemd5_command(app);
   add_clips_command(app);
+  add_model_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

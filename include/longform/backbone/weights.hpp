@@ -66,7 +66,8 @@ struct CheckpointOptions {
   KeyNaming naming = KeyNaming::native;
 };
 
-/// A state dict does not fit a module. `what()` lists every missing, unexpected and mismatched key.
+/// A state dict does not fit a module. `what()` names the input and lists the first missing,
+/// unexpected and mismatched keys of each kind; the accessors return all of them.
 class state_dict_error : public config_error {
  public:
   /// `source` names the input (a file path, or "state dict").
@@ -88,10 +89,13 @@ class state_dict_error : public config_error {
   static std::string describe(const std::string& source, const std::vector<std::string>& missing,
                               const std::vector<std::string>& unexpected, const std::vector<std::string>& mismatched) {
     std::string s = source + ": state dict does not match the model";
+    // The message shows the first keys of each kind; the accessors hold them all.
     auto list = [&s](const char* what, const std::vector<std::string>& keys) {
       if (keys.empty()) return;
+      constexpr std::size_t shown = 10;
       s += "\n  " + std::to_string(keys.size()) + " " + what + ":";
-      for (const auto& k : keys) s += "\n    " + k;
+      for (std::size_t i = 0; i < keys.size() && i < shown; ++i) s += "\n    " + keys[i];
+      if (keys.size() > shown) s += "\n    ... and " + std::to_string(keys.size() - shown) + " more";
     };
     list("missing", missing);
     list("unexpected", unexpected);
