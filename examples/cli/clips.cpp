@@ -5,11 +5,11 @@
 //
 // Run-time values map onto the samplers' dynamic-extent twins (Stride<dynamic>, …): one
 // instantiation per sampler kind, whatever the numbers.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,10 +42,18 @@ struct ClipsArgs {
   std::int64_t size = 224, batch = 8, prefetch = 4, threads = 0;
 };
 
+// Peak resident memory of this process in MiB: VmHWM, which (unlike getrusage's ru_maxrss)
+// starts afresh at exec, so a parent's footprint (e.g. a Python driver) does not leak in.
 double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::atof(line + 6);
+  }
+  std::fclose(f);
+  return kib / 1024.0;
 }
 
 template <class Sampler>
