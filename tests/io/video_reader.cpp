@@ -235,3 +235,33 @@ TEST_CASE("a stream cut mid-video yields the frames that decoded, then ends clea
   CHECK(n > 200);
   CHECK(n < 795);
 }
+
+TEST_CASE("a video in memory decodes and seeks like the file", "[io][videos]") {
+  const auto path = lt::video("vtest_h264.mp4");
+  const auto bytes = read_bytes(path);
+  auto reader = VideoReader::from_memory({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, "in-memory");
+  VideoReader file(path);
+  std::int64_t n = 0;
+  while (auto f = reader.next()) {
+    auto g = file.next();
+    REQUIRE(g);
+    CHECK(at::equal(f->rgb, g->rgb));
+    ++n;
+  }
+  CHECK(n == 795);
+  reader.seek_frame(400);
+  file.seek_frame(400);
+  CHECK(at::equal(reader.next()->rgb, file.next()->rgb));
+  const std::string junk = "definitely not a video";
+  CHECK_THROWS_WITH(VideoReader::from_memory({reinterpret_cast<const std::uint8_t*>(junk.data()), junk.size()}, "junk bytes"),
+                    Catch::Contains("junk bytes"));
+}
+
+TEST_CASE("frames larger than max_pixels are refused with a typed error", "[io][videos]") {
+  try {
+    VideoReader reader(lt::video("vtest_h264.mp4"), {.max_pixels = 640 * 480});
+    FAIL("768x576 accepted under a 640x480 limit");
+  } catch (const longform::decode_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("768x576"));
+  }
+}

@@ -24,7 +24,7 @@ class VideoFile {
   [[nodiscard]] std::string name(std::size_t) const { return path_; }
   /// Opens the file. @throws open_error naming the file.
   [[nodiscard]] VideoReader open(std::size_t i) const {
-    if (i != 0) throw config_error("VideoFile " + path_ + ": video " + std::to_string(i) + " requested, source has 1");
+    if (i != 0) throw config_error(path_ + ": video " + std::to_string(i) + " requested, source has 1");
     return VideoReader(path_, options_);
   }
 
