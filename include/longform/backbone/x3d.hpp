@@ -16,6 +16,7 @@
 
 #include <longform/backbone/concepts.hpp>
 
+#include <ATen/ops/silu.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/init.h>
 #include <torch/nn/module.h>
