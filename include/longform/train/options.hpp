@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `PretrainerOptions`: everything a `Pretrainer` run is configured by, as one aggregate with
+/// defaults, set with designated initializers and reflected with Boost.Hana (so one generic
+/// `to_json` prints it, and the CLI binds a `--config FILE.json` onto it member by member).
+///
+///     longform::PretrainerOptions o{.steps = 2000, .batch = 16, .lr = 1.5e-4, .warmup_steps = 100,
+///                                   .device = "cuda", .checkpoint_every = 500, .out_dir = "runs/a"};
+///     longform::validate(o);  // throws options_error naming the member
+///
+/// Customization: none; this header only holds data and its checks.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/adapt_struct.hpp>
+#include <boost/hana/core/to.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
+
+#include <longform/core/error.hpp>
+
+namespace longform {
+
+/// The optimizer a `Pretrainer` steps.
+enum class OptimizerKind {
+  adamw,  ///< `torch::optim::AdamW` (decoupled weight decay), the default of every method here
+  sgd,    ///< `torch::optim::SGD` with momentum (MoCo's original recipe)
+};
+
+/// "adamw" / "sgd".
+[[nodiscard]] inline std::string_view to_string(OptimizerKind k) noexcept { return k == OptimizerKind::sgd ? "sgd" : "adamw"; }
+
+/// Parses "adamw" / "sgd". @throws config_error naming the text otherwise.
+[[nodiscard]] inline OptimizerKind optimizer_kind(std::string_view name) {
+  if (name == "adamw") return OptimizerKind::adamw;
+  if (name == "sgd") return OptimizerKind::sgd;
+  throw config_error("optimizer: unknown kind '" + std::string(name) + "' (adamw, sgd)");
+}
+
+/// How a `Pretrainer` trains. Steps are optimizer steps, counted from 1.
+struct PretrainerOptions {
+  std::int64_t steps = 1000;         ///< optimizer steps of the whole run (the schedule's length)
+  std::int64_t batch = 8;            ///< clips per step
+  std::int64_t size = 112;           ///< clips are resized to size × size before standardization
+  OptimizerKind optimizer = OptimizerKind::adamw;
+  double lr = 1.5e-4;                ///< peak learning rate, reached at the end of warmup
+  double min_lr = 0.0;               ///< learning rate at the end of the cosine decay
+  std::int64_t warmup_steps = 0;     ///< linear warmup from lr/warmup_steps to lr, then cosine to min_lr
+  double weight_decay = 0.05;        ///< AdamW: decoupled; SGD: L2
+  double beta1 = 0.9;                ///< AdamW β1
+  double beta2 = 0.999;              ///< AdamW β2 (VideoMAE uses 0.95)
+  double momentum = 0.9;             ///< SGD momentum
+  double grad_clip = 0.0;            ///< max global L2 norm of the gradients; 0 = no clipping
+  bool bf16 = true;                  ///< autocast the loss's forward to bfloat16 on CUDA (ignored on CPU)
+  std::string device = "cpu";        ///< "cpu", "cuda", "cuda:1"
+  std::uint64_t seed = 0;            ///< seeds LibTorch's default generators at the start of a fresh run
+  std::int64_t checkpoint_every = 0; ///< write a checkpoint every N steps (and always after the last); 0 = last only
+  std::string out_dir;               ///< checkpoint.pt and metrics.jsonl go here; empty = no files
+  bool resume = false;               ///< continue from out_dir/checkpoint.pt when it exists
+  std::int64_t prefetch = 2;         ///< batches prepared ahead on the producer thread
+  std::int64_t threads = 0;          ///< cores to use (`ThreadBudget::plan`); 0 = leave LibTorch's setting alone
+  bool progress = true;              ///< draw a progress bar with ETA when stderr is a terminal
+};
+
+/// A `PretrainerOptions` member has a bad value; `option()` names it.
+class options_error : public config_error {
+ public:
+  options_error(std::string option, const std::string& message)
+      : config_error("PretrainerOptions::" + option + ": " + message), option_(std::move(option)) {}
+  /// The member's name, e.g. "lr".
+  [[nodiscard]] const std::string& option() const noexcept { return option_; }
+
+ private:
+  std::string option_;
+};
+
+namespace detail {
+template <class T>
+std::string show(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back to v
+    return std::string(buf, r.ptr);
+  } else {
+    return std::to_string(v);
+  }
+}
+}  // namespace detail
+
+/// Checks every member. @throws options_error naming the first bad member and its value.
+inline void validate(const PretrainerOptions& o) {
+  auto positive = [](const char* name, std::int64_t v) {
+    if (v <= 0) throw options_error(name, "must be positive (was " + std::to_string(v) + ")");
+  };
+  auto non_negative = [](const char* name, auto v) {
+    if (!(v >= 0) || !std::isfinite(static_cast<double>(v))) throw options_error(name, "must be finite and >= 0 (was " + detail::show(v) + ")");
+  };
+  positive("steps", o.steps);
+  positive("batch", o.batch);
+  positive("size", o.size);
+  positive("prefetch", o.prefetch);
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw options_error("lr", "must be finite and positive (was " + detail::show(o.lr) + ")");
+  non_negative("min_lr", o.min_lr);
+  if (o.min_lr > o.lr) throw options_error("min_lr", "must not exceed lr (was " + detail::show(o.min_lr) + " > " + detail::show(o.lr) + ")");
+  non_negative("warmup_steps", o.warmup_steps);
+  if (o.warmup_steps > o.steps) {
+    throw options_error("warmup_steps", "must not exceed steps (was " + std::to_string(o.warmup_steps) + " > " + std::to_string(o.steps) + ")");
+  }
+  non_negative("weight_decay", o.weight_decay);
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) throw options_error("beta1", "must be in [0, 1) (was " + detail::show(o.beta1) + ")");
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) throw options_error("beta2", "must be in [0, 1) (was " + detail::show(o.beta2) + ")");
+  if (!(o.momentum >= 0 && o.momentum < 1)) throw options_error("momentum", "must be in [0, 1) (was " + detail::show(o.momentum) + ")");
+  non_negative("grad_clip", o.grad_clip);
+  non_negative("checkpoint_every", o.checkpoint_every);
+  non_negative("threads", o.threads);
+  if (o.device != "cpu" && o.device != "cuda" && !o.device.starts_with("cuda:")) {
+    throw options_error("device", "must be cpu, cuda or cuda:N (was '" + o.device + "')");
+  }
+  if (o.resume && o.out_dir.empty()) throw options_error("resume", "needs out_dir (the checkpoint's folder)");
+}
+
+}  // namespace longform
+
+// NOTE: at global scope, as Boost.Hana requires. The member list is the one place to extend when
+// an option is added; `to_json` and the CLI's `--config` follow it.
+BOOST_HANA_ADAPT_STRUCT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1,
+                        beta2, momentum, grad_clip, bf16, device, seed, checkpoint_every, out_dir, resume, prefetch, threads,
+                        progress);
+
+namespace longform {
+
+namespace detail {
+inline void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+template <class T>
+void json_value(std::string& out, const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out += v ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    json_string(out, v);
+  } else if constexpr (std::is_same_v<T, OptimizerKind>) {
+    json_string(out, to_string(v));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (std::isfinite(v)) out += show(v);
+    else out += "null";  // JSON has no inf/nan
+  } else {
+    out += std::to_string(v);
+  }
+}
+}  // namespace detail
+
+/// The options as one JSON object, members in declaration order (for logs and checkpoints).
+[[nodiscard]] inline std::string to_json(const PretrainerOptions& o) {
+  std::string out = "{";
+  bool first = true;
+  boost::hana::for_each(boost::hana::accessors<PretrainerOptions>(), [&](auto pair) {
+    if (!first) out += ',';
+    first = false;
+    detail::json_string(out, boost::hana::to<const char*>(boost::hana::first(pair)));
+    out += ':';
+    detail::json_value(out, boost::hana::second(pair)(o));
+  });
+  return out + "}";
+}
+
+}  // namespace longform

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `ProgressBar`: one self-rewriting line on stderr with the step, loss, learning rate, clips/s
+/// and ETA of a training run — drawn only when stderr is a terminal, so logs and CI output stay
+/// clean. No dependency beyond the C library.
+///
+///     [##########..........]  500/1000  loss 0.4213  lr 1.2e-04  86.1 clips/s  ETA 00:05:48
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+
+#include <unistd.h>
+
+namespace longform {
+
+/// A progress line for steps `start+1 .. total`; a no-op unless enabled and stderr is a terminal.
+class ProgressBar {
+ public:
+  ProgressBar(std::int64_t total, std::int64_t start, bool enabled)
+      : total_(total), start_(start), enabled_(enabled && ::isatty(STDERR_FILENO) == 1), began_(clock::now()) {}
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+  ~ProgressBar() { finish(); }
+
+  /// Whether anything is drawn.
+  [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+
+  /// Redraws after step `step` (at most 10 times a second, and always at the last step).
+  void update(std::int64_t step, double loss, double lr, double clips_per_s) {
+    if (!enabled_) return;
+    const auto now = clock::now();
+    if (step < total_ && now - drawn_ < std::chrono::milliseconds(100)) return;
+    drawn_ = now;
+    constexpr int width = 20;
+    const double done = total_ > 0 ? static_cast<double>(step) / static_cast<double>(total_) : 1.0;
+    char bar[width + 1];
+    const int filled = std::clamp(static_cast<int>(done * width), 0, width);
+    for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    // ETA from this run's own pace: steps restored from a checkpoint took no time here.
+    const double elapsed = std::chrono::duration<double>(now - began_).count();
+    const auto ran = step - start_;
+    const double eta = ran > 0 ? elapsed / static_cast<double>(ran) * static_cast<double>(total_ - step) : 0.0;
+    const auto s = static_cast<long long>(eta);
+    std::fprintf(stderr, "\r[%s] %*lld/%lld  loss %.4f  lr %.1e  %.1f clips/s  ETA %02lld:%02lld:%02lld\033[K", bar,
+                 digits(total_), static_cast<long long>(step), static_cast<long long>(total_), loss, lr, clips_per_s, s / 3600,
+                 s / 60 % 60, s % 60);
+    std::fflush(stderr);
+    dirty_ = true;
+  }
+
+  /// Ends the line (once), so what is printed next starts on a fresh one.
+  void finish() {
+    if (enabled_ && dirty_) {
+      std::fputc('\n', stderr);
+      std::fflush(stderr);
+      dirty_ = false;
+    }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static int digits(std::int64_t n) {
+    int d = 1;
+    while (n >= 10) {
+      n /= 10;
+      ++d;
+    }
+    return d;
+  }
+
+  std::int64_t total_, start_;
+  bool enabled_;
+  bool dirty_ = false;
+  clock::time_point began_;
+  clock::time_point drawn_{};
+};
+
+}  // namespace longform
