@@ -9,6 +9,8 @@
 
 #include <ATen/ops/randn.h>
 
+#include <algorithm>
+
 // c10 defines a glog-style CHECK; Catch must own the name.
 #undef CHECK
 #include <catch2/catch.hpp>
@@ -122,7 +124,11 @@ TEST_CASE("a VideoMAE checkpoint's encoder loads alone with a prefix", "[backbon
     FAIL("no error");
   } catch (const state_dict_error& e) {
     CHECK(e.missing().size() == state_dict(*encoder).size());
-    CHECK_THAT(e.what(), Catch::Contains("decoder.blocks.3.mlp.fc2.weight") && Catch::Contains("mask_token"));
+    const auto& u = e.unexpected();
+    CHECK(std::find(u.begin(), u.end(), "decoder.blocks.3.mlp.fc2.weight") != u.end());
+    CHECK(std::find(u.begin(), u.end(), "mask_token") != u.end());
+    // The message shows the first keys of each kind and counts the rest.
+    CHECK_THAT(e.what(), Catch::Contains("videomae_tiny_hf.bin") && Catch::Contains("... and"));
   }
   // Without the name mapping, nothing matches.
   CHECK_THROWS_AS(load_checkpoint(*encoder, golden("videomae_tiny_hf.bin"), {.prefix = "encoder."}), config_error);
