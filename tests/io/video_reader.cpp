@@ -265,3 +265,27 @@ TEST_CASE("frames larger than max_pixels are refused with a typed error", "[io][
     CHECK_THAT(e.what(), Catch::Contains("768x576"));
   }
 }
+
+TEST_CASE("skip_to reads every 4th frame exactly while decoding fewer frames", "[io][videos]") {
+  for (const char* name : {"vtest_h264.mp4", "diver_h264.mp4", "vfr_h264.mkv", "vtest.avi"}) {
+    const auto path = lt::video(name);
+    INFO(path);
+    VideoReader all(path);
+    const auto frames = decode_all(all);
+    VideoReader strided(path, {.threads = 1});  // frame threads decode ahead of the skip decision
+    std::int64_t n = 0;
+    for (std::int64_t k = 0; k < static_cast<std::int64_t>(frames.size()); k += 4, ++n) {
+      strided.skip_to(k);
+      auto f = strided.next();
+      REQUIRE(f);
+      CHECK(f->index == k);
+      CHECK(at::equal(f->rgb, frames[static_cast<std::size_t>(k)]));
+    }
+    strided.skip_to(static_cast<std::int64_t>(frames.size()));
+    CHECK_FALSE(strided.next());
+    CHECK(strided.stats().frames <= all.stats().frames);
+    // vtest_h264 has many non-reference B-frames (476 B of 795), which need no decoding.
+    if (std::string(name) == "vtest_h264.mp4") CHECK(strided.stats().frames < all.stats().frames * 8 / 10);
+    UNSCOPED_INFO(name << ": decoded " << strided.stats().frames << " of " << all.stats().frames);
+  }
+}

@@ -316,7 +316,10 @@ TEST_CASE("sequential clips of real H.264 videos: indices, pixels, forward decod
     REQUIRE(clips_of[v] == (r.frame_count() - 29) / 32 + 1);
   }
   CHECK(telemetry->seeks == 0);
-  CHECK(telemetry->amplification() >= 3.9);  // τ = 4: three of four frames decoded and dropped
+  // τ = 4 uses one frame in four; the non-reference B-frames in between are never decoded
+  // (VideoReader::skip_to), so fewer than four frames are decoded per frame used.
+  CHECK(telemetry->amplification() > 1.0);
+  CHECK(telemetry->amplification() < 3.5);
   for (const auto& c : some) {  // pixels equal an independent exact seek to the named frame
     VideoReader r(c.name);
     for (std::size_t t = 0; t < c.frames.size(); t += 3) {

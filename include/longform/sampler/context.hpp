@@ -74,6 +74,9 @@ template <class R>
 concept SkippingReader = requires(R& r) {
   { r.skip() } -> std::same_as<std::optional<std::int64_t>>;
 };
+// Readers that can move forward to a frame without decoding what nothing references.
+template <class R>
+concept ForwardSkippingReader = requires(R& r, std::int64_t k) { r.skip_to(k); };
 template <class R>
 concept ReaderWithStats = requires(const R& r) {
   { r.stats().frames } -> std::convertible_to<std::int64_t>;
@@ -187,6 +190,13 @@ class context_impl final : public context_base {
             skipped = f->index;
             keep.emplace_back(f->index, std::move(*f));
           }
+        } else if constexpr (ForwardSkippingReader<Reader> && ReaderWithStats<Reader>) {
+          // Jump to the wanted frame (or to the first one the next clip keeps), dropping the
+          // non-reference frames in between undecoded.
+          const std::int64_t to = retain_from > e.next ? std::min(wanted[k], retain_from) : wanted[k];
+          e.reader->skip_to(to);
+          e.next = to;
+          continue;
         } else if constexpr (SkippingReader<Reader>) {
           skipped = e.reader->skip();
         } else {
