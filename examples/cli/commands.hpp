@@ -8,3 +8,4 @@ void add_info_command(CLI::App& app);
 void add_framemd5_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_clips_command(CLI::App& app);
+void add_pretrain_command(CLI::App& app);

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// `AnySource`: one `VideoSource` type for files, AVA movies and synthetic videos, so that
+// `longform pretrain` instantiates `Pretrainer<Sampler, Objective, AnySource>` once per
+// (sampler, method) pair instead of once per (source, sampler, method) triple. One virtual call
+// per frame is nothing next to decoding it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <longform/core/error.hpp>
+#include <longform/sampler/context.hpp>
+#include <longform/source/concepts.hpp>
+
+namespace longform::cli {
+
+/// A type-erased `FrameReader` that keeps the seek and skip abilities of the reader it wraps.
+class AnyReader {
+ public:
+  template <FrameReader R>
+  explicit AnyReader(R reader) : impl_(std::make_unique<model<R>>(std::move(reader))) {}
+
+  std::optional<Frame> next() { return impl_->next(); }
+  [[nodiscard]] const VideoInfo& info() const { return impl_->info(); }
+  std::optional<std::int64_t> skip() { return impl_->skip(); }
+  void seek_frame(std::int64_t k) { impl_->seek_frame(k); }
+  [[nodiscard]] std::int64_t frame_count() const { return impl_->frame_count(); }
+  [[nodiscard]] bool seekable() const { return impl_->seekable(); }
+
+ private:
+  struct base {
+    virtual ~base() = default;
+    virtual std::optional<Frame> next() = 0;
+    [[nodiscard]] virtual const VideoInfo& info() const = 0;
+    virtual std::optional<std::int64_t> skip() = 0;
+    virtual void seek_frame(std::int64_t) = 0;
+    [[nodiscard]] virtual std::int64_t frame_count() const = 0;
+    [[nodiscard]] virtual bool seekable() const = 0;
+  };
+  template <class R>
+  struct model final : base {
+    explicit model(R r) : reader(std::move(r)) {}
+    std::optional<Frame> next() override { return reader.next(); }
+    [[nodiscard]] const VideoInfo& info() const override { return reader.info(); }
+    std::optional<std::int64_t> skip() override {
+      if constexpr (detail::SkippingReader<R>) {
+        return reader.skip();
+      } else {
+        auto f = reader.next();
+        return f ? std::optional<std::int64_t>(f->index) : std::nullopt;
+      }
+    }
+    void seek_frame(std::int64_t k) override {
+      if constexpr (SeekableFrameReader<R>) reader.seek_frame(k);
+      else throw decode_error(reader.info().path, "seek to frame " + std::to_string(k), "the reader cannot seek");
+    }
+    [[nodiscard]] std::int64_t frame_count() const override {
+      if constexpr (SeekableFrameReader<R>) return static_cast<std::int64_t>(reader.frame_count());
+      else return -1;
+    }
+    [[nodiscard]] bool seekable() const override {
+      if constexpr (detail::ReaderWithSeekableFlag<R>) return reader.seekable();
+      else return SeekableFrameReader<R>;
+    }
+    mutable R reader;  // some readers count frames lazily (a non-const frame_count)
+  };
+  std::unique_ptr<base> impl_;
+};
+
+/// A type-erased `VideoSource` (copies share the wrapped source, which is immutable).
+class AnySource {
+ public:
+  using source_concept = source_tag;
+
+  template <VideoSource S>
+  explicit AnySource(S source) : impl_(std::make_shared<model<S>>(std::move(source))) {}
+
+  [[nodiscard]] std::size_t size() const { return impl_->size(); }
+  [[nodiscard]] std::string name(std::size_t i) const { return impl_->name(i); }
+  [[nodiscard]] AnyReader open(std::size_t i) const { return impl_->open(i); }
+
+ private:
+  struct base {
+    virtual ~base() = default;
+    [[nodiscard]] virtual std::size_t size() const = 0;
+    [[nodiscard]] virtual std::string name(std::size_t) const = 0;
+    [[nodiscard]] virtual AnyReader open(std::size_t) const = 0;
+  };
+  template <class S>
+  struct model final : base {
+    explicit model(S s) : source(std::move(s)) {}
+    [[nodiscard]] std::size_t size() const override { return source.size(); }
+    [[nodiscard]] std::string name(std::size_t i) const override { return source.name(i); }
+    [[nodiscard]] AnyReader open(std::size_t i) const override { return AnyReader(source.open(i)); }
+    S source;
+  };
+  std::shared_ptr<const base> impl_;
+};
+
+static_assert(VideoSource<AnySource>);
+static_assert(SeekableFrameReader<AnyReader>);
+
+}  // namespace longform::cli

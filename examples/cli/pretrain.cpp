@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+// `longform pretrain`: online self-supervised pre-training from the command line.
+//
+// The run-time choices (--method, --sampler) pick one `Pretrainer<Sampler, Objective, AnySource>`
+// from two Boost.Hana type lists; every number (--frames, --stride, --size, ...) goes into the
+// dynamic-extent parameters, and the source is type-erased (any_source.hpp), so the whole command
+// holds methods × samplers = 12 instantiations, whatever the numbers and the source.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <nlohmann/json.hpp>
+
+#include <longform/backbone/vit.hpp>
+#include <longform/backbone/weights.hpp>
+#include <longform/backbone/x3d.hpp>
+#include <longform/core/threads.hpp>
+#include <longform/io/video_reader.hpp>
+#include <longform/objective/distill.hpp>
+#include <longform/objective/moco.hpp>
+#include <longform/objective/videomae.hpp>
+#include <longform/sampler.hpp>
+#include <longform/source/ava_videos.hpp>
+#include <longform/source/synthetic_video.hpp>
+#include <longform/source/video_list.hpp>
+#include <longform/train/options.hpp>
+#include <longform/train/pretrainer.hpp>
+
+#include "any_source.hpp"
+#include "commands.hpp"
+
+namespace {
+
+namespace hana = boost::hana;
+using longform::dynamic;
+using Sequential = longform::SequentialSampler<longform::Frames<dynamic>, longform::Stride<dynamic>, longform::Hop<dynamic>>;
+using Random = longform::RandomSampler<longform::SegmentSeconds<dynamic>, longform::Frames<dynamic>, longform::Stride<dynamic>,
+                                       longform::Shuffle<dynamic>>;
+using Multi = longform::MultiStream<dynamic, Sequential>;
+using Replay = longform::ReplayBuffer<dynamic, Sequential>;
+
+struct PretrainArgs {
+  std::string method = "moco", sampler = "sequential", arch;
+  std::string videos, ava, ava_root, config, init, teacher;
+  bool synthetic = false;
+  std::int64_t frames = 16, stride = 4;
+  std::int64_t streams = 4, capacity = 32, queue_size = 4096;
+  double segment_seconds = 10, mask_ratio = 0.9;
+  longform::PretrainerOptions options{.out_dir = "pretrain-out"};
+  std::string optimizer = "adamw";
+  bool optimizer_given = false;
+  std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
+};
+
+// --- the samplers ----------------------------------------------------------------------------
+Sequential sequential(const PretrainArgs& a) {
+  return Sequential(longform::Frames<dynamic>{a.frames}, longform::Stride<dynamic>{a.stride}, longform::Hop<dynamic>{0},
+                    {.seed = a.options.seed, .epochs = 0});  // endless: the step count ends the run
+}
+Sequential make_sampler(hana::basic_type<Sequential>, const PretrainArgs& a) { return sequential(a); }
+Random make_sampler(hana::basic_type<Random>, const PretrainArgs& a) {
+  return Random(longform::SegmentSeconds<dynamic>{a.segment_seconds}, longform::Frames<dynamic>{a.frames},
+                longform::Stride<dynamic>{a.stride}, longform::Shuffle<dynamic>{true}, {.seed = a.options.seed, .epochs = 0});
+}
+Multi make_sampler(hana::basic_type<Multi>, const PretrainArgs& a) { return Multi(a.streams, sequential(a)); }
+Replay make_sampler(hana::basic_type<Replay>, const PretrainArgs& a) { return Replay(a.capacity, sequential(a), a.options.seed); }
+
+// --- the objectives --------------------------------------------------------------------------
+longform::X3DOptions x3d_options(const PretrainArgs& a) {
+  const std::string arch = a.arch.empty() ? "x3d_m" : a.arch;
+  longform::X3DOptions o = arch == "x3d_xs"  ? longform::x3d_xs()
+                           : arch == "x3d_s" ? longform::x3d_s()
+                           : arch == "x3d_l" ? longform::x3d_l()
+                           : arch == "x3d_m" ? longform::x3d_m()
+                                             : throw longform::config_error("pretrain: --arch " + arch + " is not an X3D (x3d_xs|s|m|l)");
+  o.frames = a.frames;
+  o.crop_size = a.options.size;
+  return o;
+}
+
+longform::VideoMAE<longform::VideoViT> make_objective(hana::basic_type<longform::VideoMAE<longform::VideoViT>>, const PretrainArgs& a) {
+  const std::string arch = a.arch.empty() ? "vit_s" : a.arch;
+  if (arch != "vit_s" && arch != "vit_b") throw longform::config_error("pretrain: --arch " + arch + " is not a ViT (vit_s|vit_b)");
+  auto o = arch == "vit_s" ? longform::vit_s() : longform::vit_b();
+  o.frames = a.frames;
+  o.image_size = a.options.size;
+  longform::VideoViT encoder(o);
+  if (!a.init.empty()) longform::load_checkpoint(*encoder, a.init);
+  return longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = a.mask_ratio, .seed = a.options.seed}, encoder);
+}
+longform::MoCo<longform::X3D> make_objective(hana::basic_type<longform::MoCo<longform::X3D>>, const PretrainArgs& a) {
+  auto o = x3d_options(a);
+  o.output = longform::X3DOutput::features;
+  return longform::MoCo<longform::X3D>(longform::MoCoOptions{.queue_size = a.queue_size, .seed = a.options.seed, .init = a.init},
+                                       longform::X3D(o));
+}
+longform::Distill<longform::X3D> make_objective(hana::basic_type<longform::Distill<longform::X3D>>, const PretrainArgs& a) {
+  const auto o = x3d_options(a);
+  if (a.teacher.empty()) std::fprintf(stderr, "longform pretrain: no --teacher; the teacher keeps its random initialisation (smoke test)\n");
+  longform::X3D student(o);
+  if (!a.init.empty()) longform::load_checkpoint(*student, a.init);
+  return longform::Distill<longform::X3D>(longform::DistillOptions{.teacher = a.teacher}, longform::X3D(o), student);
+}
+
+// --- options from --config and flags ----------------------------------------------------------
+// Every member of PretrainerOptions, by its name, through the Hana reflection of the struct.
+void apply_config(longform::PretrainerOptions& o, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw longform::config_error(path + ": cannot open the config file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw longform::config_error(path + ": not JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw longform::config_error(path + ": the config must be a JSON object");
+  std::vector<std::string> known;
+  hana::for_each(hana::accessors<longform::PretrainerOptions>(), [&](auto pair) {
+    const std::string key = hana::to<const char*>(hana::first(pair));
+    known.push_back(key);
+    if (!j.contains(key)) return;
+    auto& member = hana::second(pair)(o);
+    using T = std::remove_cvref_t<decltype(member)>;
+    try {
+      if constexpr (std::is_same_v<T, longform::OptimizerKind>) member = longform::optimizer_kind(j[key].get<std::string>());
+      else member = j[key].get<T>();
+    } catch (const nlohmann::json::exception& e) {
+      throw longform::config_error(path + ": '" + key + "' has the wrong type (" + e.what() + ")");
+    }
+  });
+  for (const auto& item : j.items()) {
+    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
+      throw longform::config_error(path + ": unknown option '" + item.key() + "'");
+    }
+  }
+}
+
+longform::cli::AnySource make_source(const PretrainArgs& a, const longform::ThreadBudget& budget) {
+  const int given = int(!a.videos.empty()) + int(!a.ava.empty()) + int(a.synthetic);
+  if (given != 1) throw longform::config_error("pretrain: give exactly one of --videos, --ava, --synthetic");
+  if (a.synthetic) {
+    // Long enough for endless epochs to matter little; as many videos as multistream needs.
+    return longform::cli::AnySource(longform::SyntheticVideo({.seed = a.options.seed,
+                                                              .videos = static_cast<std::size_t>(std::max<std::int64_t>(a.streams, 2)),
+                                                              .frames = 1500,
+                                                              .width = std::max<std::int64_t>(a.options.size * 4 / 3, 64),
+                                                              .height = std::max<std::int64_t>(a.options.size, 48)}));
+  }
+  longform::ReaderOptions reader{.threads = budget.decoder};
+  const auto decode_at = [&](const std::string& first) {  // decode straight to the short side (swscale)
+    const auto info = longform::VideoReader(first, {.threads = 1}).info();
+    (info.width >= info.height ? reader.height : reader.width) = a.options.size;
+  };
+  if (!a.videos.empty()) {
+    auto list = longform::VideoList::from_path(a.videos);
+    decode_at(list.paths().front());
+    return longform::cli::AnySource(longform::VideoList::from_path(a.videos, reader));
+  }
+  const auto root = a.ava_root.empty() ? std::filesystem::path(a.ava).parent_path() : std::filesystem::path(a.ava_root);
+  longform::AvaVideos probe(a.ava, root);
+  decode_at(probe.name(0));
+  return longform::cli::AnySource(longform::AvaVideos(a.ava, root, {}, reader));
+}
+
+template <class S, class O>
+void train(const PretrainArgs& a, longform::cli::AnySource source) {
+  longform::Pretrainer<S, O, longform::cli::AnySource> trainer(std::move(source), make_sampler(hana::type_c<S>, a),
+                                                               make_objective(hana::type_c<O>, a), a.options);
+  const auto r = trainer.run();
+  const auto ran = r.last_step - r.first_step;
+  nlohmann::json line{{"method", a.method},
+                      {"sampler", a.sampler},
+                      {"steps", r.last_step},
+                      {"steps_run", ran},
+                      {"loss", r.losses.empty() ? 0.0 : r.losses.back()},
+                      {"seconds", r.seconds},
+                      {"step_s", ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0},
+                      {"startup_s", r.startup_seconds},
+                      {"clips_per_s", r.clips_per_s},
+                      {"data_wait_share", r.data_wait_share},
+                      {"decode_amplification", r.decode_amplification},
+                      {"exhausted", r.exhausted},
+                      {"checkpoint", r.checkpoint.string()},
+                      {"options", nlohmann::json::parse(longform::to_json(a.options))}};
+  std::printf("%s\n", line.dump().c_str());
+}
+
+void run(PretrainArgs a) {
+  longform::PretrainerOptions flags = a.options;
+  flags.optimizer = longform::optimizer_kind(a.optimizer);
+  if (!a.config.empty()) {
+    // The config file first, then every flag given on the command line on top of it.
+    longform::PretrainerOptions o;
+    o.out_dir = flags.out_dir;
+    apply_config(o, a.config);
+    hana::for_each(hana::accessors<longform::PretrainerOptions>(), [&](auto pair) {
+      const auto it = a.flags.find(hana::to<const char*>(hana::first(pair)));
+      if (it != a.flags.end() && it->second->count() > 0) hana::second(pair)(o) = hana::second(pair)(flags);
+    });
+    if (!a.optimizer_given) flags.optimizer = o.optimizer;
+    o.optimizer = flags.optimizer;
+    a.options = o;
+  } else {
+    a.options = flags;
+  }
+  const longform::ThreadBudget budget = longform::ThreadBudget::plan(static_cast<int>(a.options.threads), 1);
+  budget.apply();
+  a.options.threads = 0;  // applied here, with the decoder share given to the source
+  auto source = make_source(a, budget);
+
+  const auto samplers = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("sequential"), hana::type_c<Sequential>),
+                                         hana::make_pair(BOOST_HANA_STRING("random"), hana::type_c<Random>),
+                                         hana::make_pair(BOOST_HANA_STRING("multistream"), hana::type_c<Multi>),
+                                         hana::make_pair(BOOST_HANA_STRING("replay"), hana::type_c<Replay>));
+  const auto methods =
+      hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("videomae"), hana::type_c<longform::VideoMAE<longform::VideoViT>>),
+                       hana::make_pair(BOOST_HANA_STRING("moco"), hana::type_c<longform::MoCo<longform::X3D>>),
+                       hana::make_pair(BOOST_HANA_STRING("distill"), hana::type_c<longform::Distill<longform::X3D>>));
+  bool ran = false;
+  hana::for_each(methods, [&](auto method) {
+    if (a.method != hana::to<const char*>(hana::first(method))) return;
+    hana::for_each(samplers, [&](auto sampler) {
+      if (a.sampler != hana::to<const char*>(hana::first(sampler))) return;
+      using S = typename decltype(+hana::second(sampler))::type;
+      using O = typename decltype(+hana::second(method))::type;
+      train<S, O>(a, source);
+      ran = true;
+    });
+  });
+  if (!ran) throw longform::config_error("pretrain: unknown --method " + a.method + " or --sampler " + a.sampler);
+}
+
+}  // namespace
+
+void add_pretrain_command(CLI::App& app) {
+  auto a = std::make_shared<PretrainArgs>();
+  auto* cmd = app.add_subcommand("pretrain", "Online self-supervised pre-training (VideoMAE, MoCo, distillation) over a clip stream");
+  auto& o = a->options;
+  auto flag = [&](const char* member, CLI::Option* opt) {
+    a->flags[member] = opt;
+    return opt->capture_default_str();
+  };
+  cmd->add_option("--method", a->method, "Objective")->check(CLI::IsMember({"videomae", "moco", "distill"}))->capture_default_str();
+  cmd->add_option("--sampler", a->sampler, "Clip sampler")
+      ->check(CLI::IsMember({"sequential", "random", "multistream", "replay"}))
+      ->capture_default_str();
+  cmd->add_option("--arch", a->arch, "Backbone: x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_s|vit_b (videomae; default vit_s)")
+      ->check(CLI::IsMember({"x3d_xs", "x3d_s", "x3d_m", "x3d_l", "vit_s", "vit_b"}));
+  cmd->add_option("--videos", a->videos, "A video file, a folder of videos, or a list file (one path per line)");
+  cmd->add_option("--ava", a->ava, "AVA list file (movie names; the 15-min training window of each)");
+  cmd->add_option("--ava-root", a->ava_root, "Folder of the AVA movies (default: the list's folder)");
+  cmd->add_flag("--synthetic", a->synthetic, "Built-in synthetic long videos: runs with no files");
+  cmd->add_option("--frames", a->frames, "T, frames per clip")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--stride", a->stride, "τ, frame step inside a clip")->check(CLI::PositiveNumber)->capture_default_str();
+  flag("size", cmd->add_option("--size", o.size, "Clip side (short side scaled, center crop)")->check(CLI::PositiveNumber));
+  cmd->add_option("--streams", a->streams, "multistream: parallel streams")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--capacity", a->capacity, "replay: clips in the buffer")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--segment-seconds", a->segment_seconds, "random: segment length (s)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--mask-ratio", a->mask_ratio, "videomae: masked share of positions (paper 0.5)")->capture_default_str();
+  cmd->add_option("--queue-size", a->queue_size, "moco: negatives in the queue")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--init", a->init, "Checkpoint to initialise the trained encoder from (e.g. X3D_M.pyth)")->check(CLI::ExistingFile);
+  cmd->add_option("--teacher", a->teacher, "distill: the teacher's checkpoint")->check(CLI::ExistingFile);
+  cmd->add_option("--config", a->config, "JSON object of PretrainerOptions members; flags given too override it")->check(CLI::ExistingFile);
+  flag("steps", cmd->add_option("--steps", o.steps, "Optimizer steps")->check(CLI::PositiveNumber));
+  flag("batch", cmd->add_option("--batch", o.batch, "Clips per step")->check(CLI::PositiveNumber));
+  flag("lr", cmd->add_option("--lr", o.lr, "Peak learning rate"));
+  flag("warmup_steps", cmd->add_option("--warmup-steps", o.warmup_steps, "Linear warmup steps, then cosine decay"));
+  flag("weight_decay", cmd->add_option("--weight-decay", o.weight_decay, "Weight decay"));
+  flag("grad_clip", cmd->add_option("--grad-clip", o.grad_clip, "Max gradient norm (0 = off)"));
+  flag("device", cmd->add_option("--device", o.device, "cpu | cuda | cuda:N"));
+  flag("seed", cmd->add_option("--seed", o.seed, "Seed of sampler, objective and LibTorch's generators"));
+  flag("checkpoint_every", cmd->add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0 = at the end only)"));
+  flag("out_dir", cmd->add_option("--out", o.out_dir, "Folder for checkpoint.pt and metrics.jsonl"));
+  flag("resume", cmd->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt when it exists"));
+  flag("prefetch", cmd->add_option("--prefetch", o.prefetch, "Batches prepared ahead")->check(CLI::PositiveNumber));
+  flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all)"));
+  auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
+  cmd->callback([a, optimizer] {
+    a->optimizer_given = optimizer->count() > 0;
+    run(*a);
+  });
+}
