@@ -105,7 +105,7 @@ inline at::Tensor patch_targets(const at::Tensor& x, std::int64_t tubelet, std::
   const auto B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
   TORCH_CHECK(T % tubelet == 0 && H % patch == 0 && W % patch == 0, "longform::patch_targets: clip ", x.sizes(),
               " is not divisible into ", tubelet, "x", patch, "x", patch, " tubes");
-  auto v = x.to(at::kFloat);
+  auto v = at::isFloatingType(x.scalar_type()) ? x : x.to(at::kFloat);
   if (C == 3 && (mean != std::array<double, 3>{0, 0, 0} || std != std::array<double, 3>{1, 1, 1})) {
     const auto m = at::tensor(at::ArrayRef<double>(mean.data(), 3), v.options()).view({1, 3, 1, 1, 1});
     const auto s = at::tensor(at::ArrayRef<double>(std.data(), 3), v.options()).view({1, 3, 1, 1, 1});
