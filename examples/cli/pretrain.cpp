@@ -56,6 +56,7 @@ struct PretrainArgs {
   std::string method = "moco", sampler = "sequential", arch;
   std::string videos, ava, ava_root, config, init, teacher;
   bool synthetic = false;
+  std::int64_t stop_at = 0;  // pause after this step (checkpointed); --resume continues the same run
   std::int64_t frames = 16, stride = 4;
   std::int64_t streams = 4, capacity = 32, queue_size = 4096;
   double segment_seconds = 10, mask_ratio = 0.9;
@@ -177,9 +178,12 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
 
 template <class S, class O>
 void train(const PretrainArgs& a, longform::cli::AnySource source) {
+  // NOTE: LibTorch seeds its default CPU generator non-deterministically at start-up; seed it
+  // before the networks are initialised, so two runs with one --seed start from the same weights.
+  at::manual_seed(a.options.seed);
   longform::Pretrainer<S, O, longform::cli::AnySource> trainer(std::move(source), make_sampler(hana::type_c<S>, a),
                                                                make_objective(hana::type_c<O>, a), a.options);
-  const auto r = trainer.run();
+  const auto r = trainer.run(a.stop_at);
   const auto ran = r.last_step - r.first_step;
   nlohmann::json line{{"method", a.method},
                       {"sampler", a.sampler},
@@ -273,6 +277,8 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--queue-size", a->queue_size, "moco: negatives in the queue")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--init", a->init, "Checkpoint to initialise the trained encoder from (e.g. X3D_M.pyth)")->check(CLI::ExistingFile);
   cmd->add_option("--teacher", a->teacher, "distill: the teacher's checkpoint")->check(CLI::ExistingFile);
+  cmd->add_option("--stop-at", a->stop_at, "Pause after this step, checkpointed; rerun with --resume to continue the same run")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--config", a->config, "JSON object of PretrainerOptions members; flags given too override it")->check(CLI::ExistingFile);
   flag("steps", cmd->add_option("--steps", o.steps, "Optimizer steps")->check(CLI::PositiveNumber));
   flag("batch", cmd->add_option("--batch", o.batch, "Clips per step")->check(CLI::PositiveNumber));

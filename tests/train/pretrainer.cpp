@@ -262,6 +262,26 @@ TEST_CASE("Pretrainer: the loss falls over 30 steps on a synthetic long video", 
   CHECK(tail < 0.7 * head);
 }
 
+TEST_CASE("longform pretrain: MoCo paused at step 2 of 4 and resumed matches the uninterrupted run", "[train][cli]") {
+  // The real objective end to end (queue, momentum encoder, shuffle-BN, augmentations) through the CLI.
+  const auto full = longform::test::scratch("cli-full");
+  const auto split = longform::test::scratch("cli-split");
+  const std::string cli = std::string(LONGFORM_CLI) +
+                          " pretrain --synthetic --method moco --sampler replay --arch x3d_xs --frames 4 --stride 2 --size 32"
+                          " --batch 4 --steps 4 --queue-size 16 --capacity 8 --threads 1 --out ";
+  REQUIRE(longform::test::run(cli + full.string()).status == 0);
+  REQUIRE(longform::test::run(cli + split.string() + " --stop-at 2").status == 0);
+  REQUIRE(read_jsonl(split / "metrics.jsonl").size() == 2);
+  const auto resumed = longform::test::run(cli + split.string() + " --resume");
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  const auto a = read_jsonl(full / "metrics.jsonl");
+  const auto b = read_jsonl(split / "metrics.jsonl");
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(a[i]["loss"].get<double>() == b[i]["loss"].get<double>());
+}
+
 TEST_CASE("Checkpoints are written atomically", "[train]") {
   const auto dir = longform::test::scratch("atomic");
   const auto path = dir / "checkpoint.pt";
