@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include <longform/core/peak_rss.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/pipeline.hpp>
 #include <longform/sampler/sequential.hpp>
@@ -19,21 +20,6 @@
 #include <longform/transform/center_crop.hpp>
 #include <longform/transform/standardize.hpp>
 
-namespace {
-// Peak resident memory of this process in MiB: VmHWM, which (unlike getrusage's ru_maxrss)
-// starts afresh at exec, so a parent's footprint (e.g. a Python driver) does not leak in.
-double peak_rss_mib() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  double kib = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::atof(line + 6);
-  }
-  std::fclose(f);
-  return kib / 1024.0;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -77,7 +63,7 @@ int main(int argc, char** argv) {
         "\"consumer_wait_s\": %.4f, \"seeks\": %lld, \"peak_rss_mib\": %.1f, \"decoder_threads\": %d, \"intra_op_threads\": %d}\n",
         static_cast<long long>(clips), best, static_cast<double>(clips) / best, telemetry->amplification(),
         static_cast<long long>(telemetry->frames_decoded.load()), telemetry->wait_seconds(), static_cast<long long>(telemetry->seeks.load()),
-        peak_rss_mib(), budget.decoder, budget.intra_op);
+        longform::peak_rss_mib(), budget.decoder, budget.intra_op);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_pipeline: %s\n", e.what());
     return 1;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <longform/core/peak_rss.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/pipeline.hpp>
 #include <longform/sampler.hpp>
@@ -42,19 +43,6 @@ struct ClipsArgs {
   std::int64_t size = 224, batch = 8, prefetch = 4, threads = 0;
 };
 
-// Peak resident memory of this process in MiB: VmHWM, which (unlike getrusage's ru_maxrss)
-// starts afresh at exec, so a parent's footprint (e.g. a Python driver) does not leak in.
-double peak_rss_mib() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  double kib = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::atof(line + 6);
-  }
-  std::fclose(f);
-  return kib / 1024.0;
-}
 
 template <class Sampler>
 void list_clips(const ClipsArgs& a, const longform::VideoList& source, Sampler sampler) {
@@ -95,7 +83,7 @@ void run_pipeline(const ClipsArgs& a, const longform::VideoList& source, Sampler
                       {"decode_amplification", telemetry->amplification()},
                       {"seeks", telemetry->seeks.load()},
                       {"consumer_wait_s", telemetry->wait_seconds()},
-                      {"peak_rss_mib", peak_rss_mib()},
+                      {"peak_rss_mib", longform::peak_rss_mib()},
                       {"threads", {{"decoder", budget.decoder}, {"producers", budget.producers}, {"intra_op", budget.intra_op}}},
                       {"checksum", checksum}};
   std::printf("%s\n", line.dump().c_str());
