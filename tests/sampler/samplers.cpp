@@ -158,7 +158,7 @@ TEST_CASE("sequential: the video order is a seeded permutation, the same for the
   CHECK(std::set<std::size_t>(a.begin(), a.end()).size() == 8);
 }
 
-TEST_CASE("sequential: index-only sampling gives the indices decoding gives; epochs repeat in new orders", "[sampler][sequential]") {
+TEST_CASE("sequential: index-only sampling gives the indices decoding gives - epochs repeat in new orders", "[sampler][sequential]") {
   const Lengths src({30, 50, 20});
   SequentialSampler<Frames<4>, Stride<3>> a({.seed = 5, .epochs = 2}), b({.seed = 5, .epochs = 2});
   ClipContext decoding(src), indices(src, {.decode = false});
@@ -254,7 +254,7 @@ TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "
   CHECK_THROWS_AS(s.restore(SamplerState{"no-such-sampler", {1, 2, 3, 4, 5, 6, 7, 8}}), config_error);
 }
 
-TEST_CASE("multistream: each round holds one clip from each of B different videos; no seeks", "[sampler][multistream]") {
+TEST_CASE("multistream: each round holds one clip from each of B different videos - no seeks", "[sampler][multistream]") {
   const Lengths src({40, 40, 40, 40, 40, 40});
   auto telemetry = std::make_shared<Telemetry>();
   ClipContext ctx(src, {.telemetry = telemetry});

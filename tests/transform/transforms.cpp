@@ -63,7 +63,7 @@ TEST_CASE("normalize: per-channel (x/255 - mean) / std", "[transform][normalize]
   CHECK_THROWS_WITH(Normalize{}(random_uint8({4, 2, 5, 6})), Catch::Contains("3 channels"));
 }
 
-TEST_CASE("flip: twice is the identity, once mirrors columns; p = 0 never flips", "[transform][flip]") {
+TEST_CASE("flip: twice is the identity, once mirrors columns - p = 0 never flips", "[transform][flip]") {
   const at::Tensor x = synthetic_clip().data;
   HorizontalFlip always{.p = 1.0};
   const at::Tensor once = always(x);
@@ -143,7 +143,7 @@ TEST_CASE("colour jitter: one draw per clip, identical on every frame", "[transf
   }
 }
 
-TEST_CASE("hue: a tiny shift is the identity; a third of the wheel maps red to green to blue", "[transform][jitter]") {
+TEST_CASE("hue: a tiny shift is the identity - a third of the wheel maps red to green to blue", "[transform][jitter]") {
   const at::Tensor x = at::rand({3, 2, 8, 8});
   ColorJitter::Draw d;
   d.apply = true;
