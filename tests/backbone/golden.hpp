@@ -7,21 +7,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../golden.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 namespace longform::test {
 
-inline std::filesystem::path golden(const std::string& name) {
-  return std::filesystem::path(LONGFORM_SOURCE_DIR) / "tests/reference/golden" / name;
-}
+inline std::filesystem::path golden(const std::string& name) { return golden_path(name); }
 
 inline const nlohmann::json& golden_summary() {
-  static const nlohmann::json summary = [] {
-    std::ifstream in(golden("backbones.json"));
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json summary = golden_json("backbones.json");
   return summary;
 }
 

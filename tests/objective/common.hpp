@@ -13,6 +13,8 @@
 #include <ATen/ops/stack.h>
 #include <nlohmann/json.hpp>
 
+#include "../golden.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,15 +22,10 @@
 
 namespace longform::test {
 
-inline std::filesystem::path golden_file(const std::string& name) {
-  return std::filesystem::path(LONGFORM_SOURCE_DIR) / "tests/reference/golden" / name;
-}
+inline std::filesystem::path golden_file(const std::string& name) { return golden_path(name); }
 
 inline const nlohmann::json& objective_golden() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(golden_file("objectives.json"));
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json j = golden_json("objectives.json");
   return j;
 }
 
