@@ -3,6 +3,7 @@
 // optimizer) of longform's X3D and video ViT. Prints one JSON line; benchmarks/backbone.py runs
 // the same models in Python and prints the ratio.
 // usage: bench_backbone MODEL FRAMES SIZE ITERS THREADS [channels_last]
+#include <longform/backbone/memory_format.hpp>
 #include <longform/backbone/vit.hpp>
 #include <longform/backbone/x3d.hpp>
 
@@ -36,8 +37,7 @@ template <class Model>
 void bench(Model model, const char* name, at::Tensor x, int iters, bool channels_last) {
   if (channels_last) {
     // NDHWC activations: oneDNN's depthwise conv3d avoids reorders in this layout.
-    for (auto& p : model->parameters())
-      if (p.dim() == 5) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast3d));
+    longform::to_memory_format(*model, at::MemoryFormat::ChannelsLast3d);
     x = x.contiguous(at::MemoryFormat::ChannelsLast3d);
   }
   model->eval();

@@ -2,6 +2,7 @@
 // X3D against PyTorchVideo: key names and shapes, parameter counts, multiply-adds, and outputs of
 // a tiny model whose weights, input and outputs PyTorchVideo produced (golden files).
 #include <longform/backbone/complexity.hpp>
+#include <longform/backbone/memory_format.hpp>
 #include <longform/backbone/weights.hpp>
 #include <longform/backbone/x3d.hpp>
 
@@ -110,6 +111,28 @@ TEST_CASE("X3D reproduces PyTorchVideo's outputs in eval mode", "[backbone][x3d]
   CHECK(encoder->feature_dim() == 128);
   CHECK(model->feature_dim() == 10);
   CHECK(max_abs_diff(encoder->forward(io["input"]), io["features"]) <= 1e-4);
+}
+
+TEST_CASE("X3D in channels-last-3d keeps NDHWC through every block and the same outputs", "[backbone][x3d]") {
+  const auto io = read_checkpoint(golden("x3d_tiny_io.pt"));
+  auto model = tiny_model();
+  to_memory_format(*model, at::MemoryFormat::ChannelsLast3d);
+  // Weights with size-1 dimensions (1x1x1 and depthwise convs) count as contiguous in both layouts;
+  // only canonical NDHWC strides (channel stride 1) make a convolution choose NDHWC.
+  for (const auto& item : model->named_parameters())
+    if (item.value().dim() == 5) {
+      INFO(item.key());
+      CHECK(item.value().stride(1) == 1);
+    }
+  torch::NoGradGuard no_grad;
+  const auto x = io["input"].contiguous(at::MemoryFormat::ChannelsLast3d);
+  auto y = model->blocks[0]->as<X3DStemImpl>()->forward(x);
+  for (std::size_t s = 1; s + 1 < model->blocks->size(); ++s) {
+    y = model->blocks[s]->as<X3DResStageImpl>()->forward(y);
+    INFO("stage " << s << " strides " << y.strides());
+    CHECK((y.size(1) == 1 || y.stride(1) == 1));  // NDHWC: channels innermost
+  }
+  CHECK(max_abs_diff(model->forward(x), io["logits"]) <= 1e-4);
 }
 
 TEST_CASE("X3D clone() is deep and keeps the function", "[backbone][x3d]") {

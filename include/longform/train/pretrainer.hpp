@@ -55,6 +55,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <longform/backbone/memory_format.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
 #include <longform/core/telemetry.hpp>
@@ -300,6 +301,7 @@ class Pretrainer {
     }
     if (options_.threads > 0) ThreadBudget::plan(static_cast<int>(options_.threads), 1).apply();
     objective_.module().to(device_);
+    if (options_.channels_last) to_memory_format(objective_.module(), at::MemoryFormat::ChannelsLast3d);
     // Training mode (BatchNorm batch statistics, dropout); objectives with frozen parts (a teacher)
     // override `train` to keep those in eval mode.
     objective_.module().train(true);
