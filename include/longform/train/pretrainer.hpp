@@ -180,7 +180,7 @@ class cuda_autocast {
   at::ScalarType dtype_ = at::kBFloat16;
 };
 
-// A rank's state as integers, so one all-gather collects every rank's (see `gather_ranks`).
+// A rank's state as integers, so one all-gather collects every rank's (`save_checkpoint`).
 inline std::vector<std::int64_t> pack(const RankState& st) {
   std::vector<std::int64_t> v{static_cast<std::int64_t>(st.sampler.kind.size())};
   v.insert(v.end(), st.sampler.kind.begin(), st.sampler.kind.end());
