@@ -11,7 +11,7 @@ out=$(mktemp -d)
 args=(pretrain --synthetic --method moco --sampler sequential --arch x3d_xs --frames 4 --stride 4
       --size "$size" --batch "$batch" --steps "$steps" --queue-size 1024)
 # clips/s of the job from rank 0's metrics, skipping step 1 (start-up, first decode)
-rate() { "$LONGFORM_PY" -c 'import json,sys; m=[json.loads(l) for l in open(sys.argv[1])][1:]; print(f"{sum(x["clips_per_s"]*x["step_s"] for x in m)/sum(x["step_s"] for x in m):.2f} clips/s, {sum(x["step_s"] for x in m)/len(m):.3f} s/step")' "$1/metrics.jsonl"; }
+rate() { "$LONGFORM_PY" -c 'import json,sys; m=[json.loads(l) for l in open(sys.argv[1])][1:]; t=sum(x["step_s"] for x in m); print("%.2f clips/s, %.3f s/step" % (sum(x["clips_per_s"]*x["step_s"] for x in m)/t, t/len(m)))' "$1/metrics.jsonl"; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$cli" "${args[@]}" --threads "$(nproc)" --out "$out/one" >/dev/null
 echo "1 process,  $(nproc) threads, batch $batch:      $(rate "$out/one")"
