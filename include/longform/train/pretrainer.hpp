@@ -49,9 +49,11 @@
 /// Customization: the three policies — any `ClipSampler`, `SslObjective` and `VideoSource`.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
