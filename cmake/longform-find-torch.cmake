@@ -35,3 +35,28 @@ if(NOT TARGET torch)
     message(WARNING "longform: LibTorch ${Torch_VERSION} is older than 2.0; only 2.x is supported.")
   endif()
 endif()
+
+# c10d's process groups (include/longform/distributed): LibTorch ships ProcessGroupGloo.hpp but
+# not the Gloo headers it includes (Debian: libgloo-dev; only the headers are used, the code is in
+# libtorch_cpu), and ProcessGroupNCCL.hpp needs nccl.h (the wheel's nvidia/nccl) and a CUDA
+# LibTorch. LibTorch's headers compile those classes only under USE_C10D_GLOO / USE_C10D_NCCL;
+# without them longform still builds and reports the missing backend when asked for it.
+if(NOT TARGET longform::c10d)
+  add_library(longform::c10d INTERFACE IMPORTED GLOBAL)
+  find_path(LONGFORM_GLOO_INCLUDE_DIR gloo/algorithm.h DOC "Gloo headers for c10d::ProcessGroupGloo")
+  if(LONGFORM_GLOO_INCLUDE_DIR)
+    set_property(TARGET longform::c10d APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS USE_C10D_GLOO)
+    set_property(TARGET longform::c10d APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${LONGFORM_GLOO_INCLUDE_DIR}")
+  else()
+    message(STATUS "longform: Gloo headers not found (Debian: libgloo-dev): no data-parallel training on CPU")
+  endif()
+  if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+    get_filename_component(_longform_torch_lib_dir "${TORCH_LIBRARY}" DIRECTORY)
+    find_path(LONGFORM_NCCL_INCLUDE_DIR nccl.h HINTS "${_longform_torch_lib_dir}/../../nvidia/nccl/include"
+      DOC "nccl.h for c10d::ProcessGroupNCCL")
+    if(LONGFORM_NCCL_INCLUDE_DIR)
+      set_property(TARGET longform::c10d APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS USE_C10D_NCCL)
+      set_property(TARGET longform::c10d APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${LONGFORM_NCCL_INCLUDE_DIR}")
+    endif()
+  endif()
+endif()

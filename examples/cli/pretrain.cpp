@@ -5,8 +5,10 @@
 // from two Boost.Hana type lists; every number (--frames, --stride, --size, ...) goes into the
 // dynamic-extent parameters, and the source is type-erased (any_source.hpp), so the whole command
 // holds methods × samplers = 12 instantiations, whatever the numbers and the source.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,6 +30,7 @@
 #include <longform/backbone/weights.hpp>
 #include <longform/backbone/x3d.hpp>
 #include <longform/core/threads.hpp>
+#include <longform/distributed/env.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/objective/distill.hpp>
 #include <longform/objective/moco.hpp>
@@ -64,6 +67,7 @@ struct PretrainArgs {
   std::string optimizer = "adamw";
   bool optimizer_given = false;
   std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
+  int rank = 0;  // in a torchrun job (distributed/env.hpp)
 };
 
 // --- the samplers ----------------------------------------------------------------------------
@@ -181,9 +185,13 @@ void train(const PretrainArgs& a, longform::cli::AnySource source) {
   // NOTE: LibTorch seeds its default CPU generator non-deterministically at start-up; seed it
   // before the networks are initialised, so two runs with one --seed start from the same weights.
   at::manual_seed(a.options.seed);
+  // Under torchrun each rank draws its own augmentations and masks (the weights come from rank 0).
+  PretrainArgs per_rank = a;
+  per_rank.options.seed += static_cast<std::uint64_t>(a.rank);
   longform::Pretrainer<S, O, longform::cli::AnySource> trainer(std::move(source), make_sampler(hana::type_c<S>, a),
-                                                               make_objective(hana::type_c<O>, a), a.options);
+                                                               make_objective(hana::type_c<O>, per_rank), a.options);
   const auto r = trainer.run(a.stop_at);
+  if (trainer.rank() != 0) return;  // one summary per job
   const auto ran = r.last_step - r.first_step;
   nlohmann::json line{{"method", a.method},
                       {"sampler", a.sampler},
@@ -220,7 +228,14 @@ void run(PretrainArgs a) {
   } else {
     a.options = flags;
   }
-  const longform::ThreadBudget budget = longform::ThreadBudget::plan(static_cast<int>(a.options.threads), 1);
+  const auto env = a.options.distributed ? longform::DistributedEnv::from_environment() : std::nullopt;
+  if (env) a.rank = env->rank;
+  // N processes on one machine share its cores unless --threads says otherwise.
+  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+  const int sharing = env ? std::max(1, local_world ? std::atoi(local_world) : env->world_size) : 1;
+  const int cores = a.options.threads > 0 ? static_cast<int>(a.options.threads)
+                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / sharing);
+  const longform::ThreadBudget budget = longform::ThreadBudget::plan(cores, 1);
   budget.apply();
   a.options.threads = 0;  // applied here, with the decoder share given to the source
   auto source = make_source(a, budget);
@@ -292,7 +307,11 @@ void add_pretrain_command(CLI::App& app) {
   flag("out_dir", cmd->add_option("--out", o.out_dir, "Folder for checkpoint.pt and metrics.jsonl"));
   flag("resume", cmd->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt when it exists"));
   flag("prefetch", cmd->add_option("--prefetch", o.prefetch, "Batches prepared ahead")->check(CLI::PositiveNumber));
-  flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all)"));
+  flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all, shared among the processes of a torchrun job on this machine)"));
+  flag("distributed", cmd->add_option("--distributed", o.distributed, "Join the torchrun job of the environment (WORLD_SIZE > 1)"));
+  flag("dist_timeout_s", cmd->add_option("--dist-timeout", o.dist_timeout_s, "Seconds a rank waits for the others (rendezvous, each collective)")
+                              ->check(CLI::PositiveNumber));
+  flag("dist_bucket_mib", cmd->add_option("--dist-bucket-mib", o.dist_bucket_mib, "Gradient all-reduce bucket size (MiB)")->check(CLI::PositiveNumber));
   flag("channels_last", cmd->add_flag("--channels-last", o.channels_last, "Weights in channels-last-3d (faster X3D on CPU)"));
   auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   cmd->callback([a, optimizer] {

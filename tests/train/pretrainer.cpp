@@ -364,6 +364,8 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   bad({.grad_clip = -1}, "grad_clip");
   bad({.device = "tpu"}, "device");
   bad({.resume = true}, "resume");
+  bad({.dist_timeout_s = 0}, "dist_timeout_s");
+  bad({.dist_bucket_mib = INFINITY}, "dist_bucket_mib");
   CHECK_NOTHROW(validate(PretrainerOptions{}));
   // The constructor validates too.
   CHECK_THROWS_AS((Pretrainer{long_video(), sequential(), fresh_objective(), PretrainerOptions{.batch = 0}}), options_error);
@@ -372,7 +374,8 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 21);
+  CHECK(json.size() == 24);
+  CHECK(json["dist_timeout_s"] == 300);
 }
 
 TEST_CASE("WarmupCosine: linear warmup to the peak then cosine towards min_lr", "[train]") {

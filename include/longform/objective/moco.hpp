@@ -71,6 +71,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -247,10 +248,14 @@ class MoCoImpl : public torch::nn::Module {
   void after_step() {
     at::NoGradGuard no_grad;
     momentum_update();
-    if (last_keys_.defined()) enqueue(last_keys_);
+    if (last_keys_.defined()) enqueue(key_gather_ ? key_gather_(last_keys_) : last_keys_);
     last_keys_ = at::Tensor();
     step.add_(1);
   }
+
+  /// Data parallelism: `gather(keys)` returns every rank's keys (`[world·B, dim]`, the same on
+  /// every rank), which `after_step` enqueues instead of this rank's own, so all ranks share one queue.
+  void set_key_gather(std::function<at::Tensor(const at::Tensor&)> gather) { key_gather_ = std::move(gather); }
 
   /// `θ_k ← m·θ_k + (1−m)·θ_q` over the encoder and head parameters (buffers such as BatchNorm
   /// statistics are the key encoder's own, as in MoCo).
@@ -325,6 +330,7 @@ class MoCoImpl : public torch::nn::Module {
 
   MoCoOptions options_;
   at::Tensor last_keys_;
+  std::function<at::Tensor(const at::Tensor&)> key_gather_;
 };
 
 /// `MoCo<Encoder>`: the objective (an `SslObjective`), a holder of `MoCoImpl<Encoder>`
@@ -345,6 +351,8 @@ class MoCo : public torch::nn::ModuleHolder<MoCoImpl<Encoder>> {
   std::vector<at::Tensor> parameters() { return this->get()->trainable_parameters(); }
   /// See `MoCoImpl::after_step`.
   void after_step() { this->get()->after_step(); }
+  /// See `MoCoImpl::set_key_gather`.
+  void set_key_gather(std::function<at::Tensor(const at::Tensor&)> gather) { this->get()->set_key_gather(std::move(gather)); }
   /// The root module to checkpoint and move.
   torch::nn::Module& module() { return *this->get(); }
 };

@@ -15,6 +15,7 @@
 #include <longform/core/error.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/sharded.hpp>
 
 namespace longform {
 
@@ -76,15 +77,8 @@ class VideoList {
   /// Videos `rank, rank + world, rank + 2·world, …`: disjoint across ranks, together all of them.
   /// @throws config_error if `rank` is outside `[0, world)` or the shard would be empty.
   [[nodiscard]] VideoList shard(std::size_t rank, std::size_t world) const {
-    if (world == 0 || rank >= world) {
-      throw config_error("VideoList::shard: rank " + std::to_string(rank) + " outside world of " + std::to_string(world));
-    }
-    std::vector<std::string> mine;
-    for (std::size_t i = rank; i < paths_.size(); i += world) mine.push_back(paths_[i]);
-    if (mine.empty()) {
-      throw config_error("VideoList::shard: rank " + std::to_string(rank) + " of " + std::to_string(world) +
-                         " gets no video (list has " + std::to_string(paths_.size()) + ")");
-    }
+    std::vector<std::string> mine(detail::shard_size("VideoList::shard", rank, world, paths_.size()));
+    for (std::size_t i = 0; i < mine.size(); ++i) mine[i] = paths_[rank + i * world];
     return VideoList(std::move(mine), options_);
   }
 

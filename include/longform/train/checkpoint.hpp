@@ -57,6 +57,13 @@ class checkpoint_error : public config_error {
   std::filesystem::path path_;
 };
 
+/// What one rank of a data-parallel run needs back to continue its own stream where it was.
+struct RankState {
+  SamplerState sampler;      ///< the rank's resume point after the last clip it trained on
+  at::Tensor cpu_rng;        ///< its default CPU generator
+  at::Tensor objective_rng;  ///< its objective's own generator, when the objective exposes one
+};
+
 /// What a training checkpoint holds besides the module and the optimizer.
 struct TrainingState {
   std::int64_t step = 0;      ///< optimizer steps done
@@ -65,6 +72,7 @@ struct TrainingState {
   at::Tensor device_rng;      ///< the training device's default generator (CUDA); undefined on CPU
   at::Tensor objective_rng;   ///< the objective's own generator, when it exposes one
   std::string options;        ///< the run's `PretrainerOptions` as JSON (provenance)
+  std::vector<RankState> ranks;  ///< a data-parallel run: every rank's state, index = rank (rank 0's is also above); else empty
 };
 
 /// The format tag stored in every checkpoint.
@@ -156,6 +164,15 @@ inline void save_training_checkpoint(const std::filesystem::path& path, const to
     if (state.cpu_rng.defined()) archive.write("rng_cpu", state.cpu_rng, /*is_buffer=*/true);
     if (state.device_rng.defined()) archive.write("rng_device", state.device_rng, /*is_buffer=*/true);
     if (state.objective_rng.defined()) archive.write("rng_objective", state.objective_rng, /*is_buffer=*/true);
+    archive.write("ranks", c10::IValue(static_cast<std::int64_t>(state.ranks.size())));
+    for (std::size_t r = 0; r < state.ranks.size(); ++r) {
+      const std::string key = "rank" + std::to_string(r) + "_";
+      const RankState& rs = state.ranks[r];
+      archive.write(key + "sampler_kind", c10::IValue(rs.sampler.kind));
+      archive.write(key + "sampler_values", c10::IValue(rs.sampler.values));
+      if (rs.cpu_rng.defined()) archive.write(key + "rng_cpu", rs.cpu_rng, /*is_buffer=*/true);
+      if (rs.objective_rng.defined()) archive.write(key + "rng_objective", rs.objective_rng, /*is_buffer=*/true);
+    }
     torch::serialize::OutputArchive model;
     module.save(model);
     archive.write("model", model);
@@ -195,6 +212,20 @@ inline TrainingState read_state(torch::serialize::InputArchive& archive, const s
   if (archive.try_read("rng_device", d, /*is_buffer=*/true)) st.device_rng = d;
   at::Tensor o;
   if (archive.try_read("rng_objective", o, /*is_buffer=*/true)) st.objective_rng = o;
+  if (archive.try_read("ranks", v)) {  // older checkpoints have no per-rank entries
+    st.ranks.resize(static_cast<std::size_t>(v.toInt()));
+    for (std::size_t r = 0; r < st.ranks.size(); ++r) {
+      const std::string key = "rank" + std::to_string(r) + "_";
+      RankState& rs = st.ranks[r];
+      archive.read(key + "sampler_kind", v);
+      rs.sampler.kind = v.toStringRef();
+      archive.read(key + "sampler_values", v);
+      rs.sampler.values = v.toIntVector();
+      at::Tensor c, g;
+      if (archive.try_read(key + "rng_cpu", c, /*is_buffer=*/true)) rs.cpu_rng = c;
+      if (archive.try_read(key + "rng_objective", g, /*is_buffer=*/true)) rs.objective_rng = g;
+    }
+  }
   return st;
 }
 

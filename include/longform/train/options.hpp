@@ -72,6 +72,9 @@ struct PretrainerOptions {
   std::int64_t prefetch = 2;         ///< batches prepared ahead on the producer thread
   std::int64_t threads = 0;          ///< cores to use (`ThreadBudget::plan`); 0 = leave LibTorch's setting alone
   bool progress = true;              ///< draw a progress bar with ETA when stderr is a terminal
+  bool distributed = true;           ///< join the job described by torchrun's variables when WORLD_SIZE > 1 (distributed/env.hpp)
+  double dist_timeout_s = 300;       ///< distributed: bound on the rendezvous and on every collective (a dead or hung peer)
+  double dist_bucket_mib = 8;        ///< distributed: gradients are all-reduced in buckets of about this size
 };
 
 /// A `PretrainerOptions` member has a bad value; `option()` names it.
@@ -125,6 +128,12 @@ inline void validate(const PretrainerOptions& o) {
   non_negative("grad_clip", o.grad_clip);
   non_negative("checkpoint_every", o.checkpoint_every);
   non_negative("threads", o.threads);
+  if (!(o.dist_timeout_s > 0) || !std::isfinite(o.dist_timeout_s)) {
+    throw options_error("dist_timeout_s", "must be finite and positive (was " + detail::show(o.dist_timeout_s) + ")");
+  }
+  if (!(o.dist_bucket_mib > 0) || !std::isfinite(o.dist_bucket_mib)) {
+    throw options_error("dist_bucket_mib", "must be finite and positive (was " + detail::show(o.dist_bucket_mib) + ")");
+  }
   if (o.device != "cpu" && o.device != "cuda" && !o.device.starts_with("cuda:")) {
     throw options_error("device", "must be cpu, cuda or cuda:N (was '" + o.device + "')");
   }
@@ -137,7 +146,7 @@ inline void validate(const PretrainerOptions& o) {
 // an option is added; `to_json` and the CLI's `--config` follow it.
 BOOST_HANA_ADAPT_STRUCT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1,
                         beta2, momentum, grad_clip, bf16, channels_last, device, seed, checkpoint_every, out_dir, resume, prefetch, threads,
-                        progress);
+                        progress, distributed, dist_timeout_s, dist_bucket_mib);
 
 namespace longform {
 

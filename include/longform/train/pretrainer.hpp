@@ -29,17 +29,37 @@
 /// step, before the optimizer steps: the weights, the checkpoint on disk and the metrics stay
 /// those of the last good step. A checkpoint is never written from non-finite weights.
 ///
+/// Data parallelism. Launched as N processes with torchrun's variables (`WORLD_SIZE` > 1, see
+/// distributed/env.hpp; `options.distributed` turns it off), a Pretrainer joins the job through
+/// c10d (distributed/process_group.hpp: Gloo on CPU, NCCL on `cuda:LOCAL_RANK`), and:
+/// - reads only its shard of the source (`Sharded`: videos `rank, rank + N, …`), with `batch`
+///   clips per rank and step (the global batch is N·batch);
+/// - starts from rank 0's weights and buffers (`broadcast_state`), and averages gradients over
+///   the ranks in buckets that start during backward (`GradientReducer`), so all ranks apply the
+///   same update: that of one process over the union of the ranks' batches;
+/// - logs the loss averaged over ranks; one small all-reduce per step also tells every rank when
+///   any rank's sampler has run out, so all stop at the same step;
+/// - hands objectives with `set_key_gather` (MoCo) an all-gather, so keys of every rank enter the
+///   one queue; BatchNorm stays local to each rank (MoCo's shuffle-BN works within a rank);
+/// - writes metrics, the progress bar and checkpoints from rank 0 only; the checkpoint holds every
+///   rank's sampler and generator states (`TrainingState::ranks`), so a resumed job of the same
+///   size continues every stream; resuming needs `out_dir` on a file system every rank sees.
+/// A rank that dies or hangs makes the others throw `distributed_error` within `dist_timeout_s`.
+///
 /// Customization: the three policies — any `ClipSampler`, `SslObjective` and `VideoSource`.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,7 +70,10 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
+#include <ATen/ops/tensor.h>
+#include <ATen/ops/zeros.h>
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -60,6 +83,9 @@
 #include <longform/core/error.hpp>
 #include <longform/core/telemetry.hpp>
 #include <longform/core/threads.hpp>
+#include <longform/distributed/data_parallel.hpp>
+#include <longform/distributed/env.hpp>
+#include <longform/distributed/process_group.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/pipeline/batch.hpp>
 #include <longform/pipeline/prefetch.hpp>
@@ -67,6 +93,7 @@
 #include <longform/pipeline/transform.hpp>
 #include <longform/sampler/concepts.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/sharded.hpp>
 #include <longform/source/video_list.hpp>
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
@@ -84,6 +111,13 @@ namespace longform {
 template <class O>
 concept ObjectiveWithGenerator = SslObjective<O> && requires(O& o) {
   { o.generator() } -> std::convertible_to<at::Generator>;
+};
+
+/// An objective that shares samples across the ranks of a data-parallel job: `set_key_gather(f)`
+/// with `f(t)` = every rank's `t` concatenated along dim 0 (MoCo's queue keys).
+template <class O>
+concept ObjectiveWithKeyGather = SslObjective<O> && requires(O& o, std::function<at::Tensor(const at::Tensor&)> f) {
+  o.set_key_gather(std::move(f));
 };
 
 /// Training hit a non-finite number; nothing of step `step()` was applied.
@@ -111,12 +145,12 @@ class nonfinite_error : public error {
 struct PretrainReport {
   std::int64_t first_step = 0;          ///< the step the call started after (0, or the resumed step)
   std::int64_t last_step = 0;           ///< the step it ended at
-  std::vector<double> losses;           ///< loss of each step it ran, in order
+  std::vector<double> losses;           ///< loss of each step it ran, in order (the mean over ranks)
   double seconds = 0;                   ///< wall time from the first batch's arrival to the end
   double startup_seconds = 0;           ///< wait for the first batch (pipeline start, first decode)
   double data_wait_share = 0;           ///< share of `seconds` spent waiting for data
-  double decode_amplification = 0;      ///< frames decoded per frame used
-  double clips_per_s = 0;               ///< clips trained on per second of `seconds`
+  double decode_amplification = 0;      ///< frames decoded per frame used (this rank)
+  double clips_per_s = 0;               ///< clips trained on per second of `seconds`, by all ranks together
   bool exhausted = false;               ///< the sampler ran out of clips before the last step
   std::filesystem::path checkpoint;     ///< the last checkpoint written (empty: none)
 };
@@ -148,6 +182,46 @@ class cuda_autocast {
   bool enabled_ = false;
   at::ScalarType dtype_ = at::kBFloat16;
 };
+
+// A rank's state as integers, so one all-gather collects every rank's (`save_checkpoint`).
+inline std::vector<std::int64_t> pack(const RankState& st) {
+  std::vector<std::int64_t> v{static_cast<std::int64_t>(st.sampler.kind.size())};
+  v.insert(v.end(), st.sampler.kind.begin(), st.sampler.kind.end());
+  v.push_back(static_cast<std::int64_t>(st.sampler.values.size()));
+  v.insert(v.end(), st.sampler.values.begin(), st.sampler.values.end());
+  for (const at::Tensor* t : {&st.cpu_rng, &st.objective_rng}) {
+    if (!t->defined()) {
+      v.push_back(-1);
+      continue;
+    }
+    const at::Tensor bytes = t->contiguous();
+    v.push_back(bytes.numel());
+    v.insert(v.end(), bytes.data_ptr<std::uint8_t>(), bytes.data_ptr<std::uint8_t>() + bytes.numel());
+  }
+  return v;
+}
+
+inline RankState unpack(const std::vector<std::int64_t>& v) {
+  std::size_t i = 0;
+  auto take = [&](std::int64_t n) {
+    const auto b = v.begin() + static_cast<std::ptrdiff_t>(i);
+    i += static_cast<std::size_t>(n);
+    return std::pair(b, b + n);
+  };
+  RankState st;
+  auto [kb, ke] = take(v[i++]);
+  for (auto it = kb; it != ke; ++it) st.sampler.kind.push_back(static_cast<char>(*it));
+  auto [vb, ve] = take(v[i++]);
+  st.sampler.values.assign(vb, ve);
+  for (at::Tensor* t : {&st.cpu_rng, &st.objective_rng}) {
+    const std::int64_t n = v[i++];
+    if (n < 0) continue;
+    *t = at::empty({n}, at::kByte);
+    auto [b, e] = take(n);
+    std::copy(b, e, t->data_ptr<std::uint8_t>());
+  }
+  return st;
+}
 
 inline std::int64_t json_step(const std::string& line) {
   const auto k = line.find("\"step\":");
@@ -188,6 +262,7 @@ class Pretrainer {
     if (step_ >= last) return report;
 
     using clock = std::chrono::steady_clock;
+    const int world = world_size();
     auto telemetry = std::make_shared<Telemetry>();
     const bool pin = device_.is_cuda();
     ShortSideScale scale;
@@ -195,7 +270,8 @@ class Pretrainer {
     SampleOptions sampling;
     sampling.context.telemetry = telemetry;
     sampling.resume = resume_;
-    auto batches = source_ | views::sample(sampler_, std::move(sampling)) |
+    Sharded<Source> shard(source_, static_cast<std::size_t>(rank()), static_cast<std::size_t>(world));
+    auto batches = shard | views::sample(sampler_, std::move(sampling)) |
                    views::transform(scale | CenterCrop(options_.size) | Standardize{}) | views::batch(options_.batch, /*drop_last=*/true) |
                    views::transform([pin](ClipBatch b) {
                      // Page-locked on the producer thread, so the copy to the GPU overlaps compute.
@@ -205,11 +281,12 @@ class Pretrainer {
                    views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry);
 
     const WarmupCosine schedule = WarmupCosine::of(options_);
-    ProgressBar progress(options_.steps, step_, options_.progress);
+    ProgressBar progress(options_.steps, step_, options_.progress && rank() == 0);
     const auto started = clock::now();
     clock::time_point first{}, previous{};
     std::int64_t wait_at_first = 0;
     std::int64_t clips = 0;
+    bool peer_ran_out = false;
     for (ClipBatch batch : batches) {  // by value: the view hands out copies (cheap tensor handles)
       const auto now = clock::now();
       if (report.losses.empty()) {
@@ -230,9 +307,21 @@ class Pretrainer {
       }
       TORCH_CHECK(loss.defined() && loss.numel() == 1, "Pretrainer: the objective's loss must be a scalar, got ",
                   loss.defined() ? loss.sizes() : at::IntArrayRef{});
-      const double loss_value = loss.detach().item<double>();
+      double loss_value = loss.detach().item<double>();
+      if (group_) {
+        // {loss, 1} summed: the mean loss, and whether every rank had a batch for this step.
+        const at::Tensor both = at::tensor({loss_value, 1.0}, at::kDouble).to(device_);
+        group_->all_reduce(both);
+        const at::Tensor host = both.cpu();
+        if (host[1].item<double>() < world) {
+          peer_ran_out = true;
+          break;
+        }
+        loss_value = host[0].item<double>() / world;
+      }
       if (!std::isfinite(loss_value)) throw nonfinite_error(step, "loss", loss_value, checkpoint_note());
       loss.backward();
+      if (reducer_) reducer_->synchronize();
       const double grad_norm = clip_gradients();
       if (!std::isfinite(grad_norm)) throw nonfinite_error(step, "gradient norm", grad_norm, checkpoint_note());
       optimizer_->step();
@@ -241,7 +330,7 @@ class Pretrainer {
       step_ = step;
       resume_ = batch.resume;  // the consumed batch's state, not the producer's read-ahead
       report.losses.push_back(loss_value);
-      const std::int64_t b = batch.data.size(0);
+      const std::int64_t b = batch.data.size(0) * world;
       clips += b;
 
       const auto done = clock::now();
@@ -257,6 +346,8 @@ class Pretrainer {
       if (step_ >= last) break;
     }
     progress.finish();
+    // This rank ran out of clips: tell the others, which wait in the step's all-reduce.
+    if (group_ && step_ < last && !peer_ran_out) group_->all_reduce(at::zeros({2}, at::TensorOptions().dtype(at::kDouble).device(device_)));
     report.exhausted = step_ < last;
     report.last_step = step_;
     if (!report.losses.empty()) {
@@ -267,8 +358,15 @@ class Pretrainer {
     report.decode_amplification = telemetry->amplification();
     if (!options_.out_dir.empty() && last_checkpoint_step_ != step_) save_checkpoint();
     report.checkpoint = last_checkpoint_;
+    // Nobody returns (and, on rank 0, takes the rendezvous store down) before the checkpoint is written.
+    if (group_) group_->barrier();
     return report;
   }
+
+  /// This process's rank in a data-parallel job (0 when alone); known after the first `run`.
+  [[nodiscard]] int rank() const noexcept { return group_ ? group_->rank() : 0; }
+  /// Processes in the job (1 when alone); known after the first `run`.
+  [[nodiscard]] int world_size() const noexcept { return group_ ? group_->size() : 1; }
 
   /// Optimizer steps done (restored ones included).
   [[nodiscard]] std::int64_t step() const noexcept { return step_; }
@@ -295,9 +393,17 @@ class Pretrainer {
   // Once: device, threads, optimizer, output folder, then either the checkpoint or the seed.
   void prepare() {
     if (optimizer_) return;
+    std::optional<DistributedEnv> env;
+    if (options_.distributed) env = DistributedEnv::from_environment();
+    if (env && env->world_size < 2) env.reset();
     device_ = c10::Device(options_.device);
     if (device_.is_cuda() && !at::hasCUDA()) {
       throw options_error("device", "'" + options_.device + "' requested, but this LibTorch sees no CUDA device");
+    }
+    if (env && device_.is_cuda() && !device_.has_index()) device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank));
+    if (env) {
+      const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options_.dist_timeout_s * 1000));
+      group_ = std::make_shared<ProcessGroup>(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
     }
     if (options_.threads > 0) ThreadBudget::plan(static_cast<int>(options_.threads), 1).apply();
     objective_.module().to(device_);
@@ -319,8 +425,9 @@ class Pretrainer {
     const auto ckpt = checkpoint_path();
     if (!options_.out_dir.empty()) std::filesystem::create_directories(options_.out_dir);
     if (options_.resume && std::filesystem::exists(ckpt)) {
-      const TrainingState st = load_training_checkpoint(ckpt, objective_.module(), *optimizer_, device_);
+      TrainingState st = load_training_checkpoint(ckpt, objective_.module(), *optimizer_, device_);
       step_ = st.step;
+      if (group_ || !st.ranks.empty()) use_rank_state(st, ckpt);
       if (!st.sampler.kind.empty()) resume_ = st.sampler;
       if (st.cpu_rng.defined()) {
         at::Generator cpu = at::detail::getDefaultCPUGenerator();
@@ -338,11 +445,54 @@ class Pretrainer {
       }
       last_checkpoint_ = ckpt;
       last_checkpoint_step_ = step_;
-      open_metrics(/*keep_until=*/step_);
+      if (rank() == 0) open_metrics(/*keep_until=*/step_);
     } else {
-      at::manual_seed(options_.seed);
-      open_metrics(/*keep_until=*/-1);
+      at::manual_seed(options_.seed + static_cast<std::uint64_t>(rank()));  // ranks draw different dropout and noise
+      if (rank() == 0) open_metrics(/*keep_until=*/-1);
     }
+    if (group_) join_ranks(ckpt);
+  }
+
+  // Data parallelism, once every rank has its objective, optimizer and (maybe) checkpoint:
+  // one step everywhere, rank 0's weights everywhere, gradient averaging, shared MoCo keys.
+  void join_ranks(const std::filesystem::path& ckpt) {
+    const at::Tensor steps = group_->all_gather(at::tensor({step_}, at::kLong).to(device_)).cpu();
+    for (int r = 0; r < group_->size(); ++r) {
+      if (steps[r].item<std::int64_t>() != step_) {
+        throw checkpoint_error(ckpt, "rank " + std::to_string(r) + " starts at step " + std::to_string(steps[r].item<std::int64_t>()) +
+                                         " but rank " + std::to_string(rank()) + " at step " + std::to_string(step_) +
+                                         ": resuming needs out_dir on a file system every rank sees");
+      }
+    }
+    broadcast_state(objective_.module(), *group_);
+    reducer_ = std::make_unique<GradientReducer>(params_, group_, ReducerOptions{.bucket_mib = options_.dist_bucket_mib});
+    if constexpr (ObjectiveWithKeyGather<Objective>) {
+      objective_.set_key_gather([group = group_](const at::Tensor& keys) { return group->all_gather(keys); });
+    }
+  }
+
+  // On resume, this rank continues its own stream: its entry of `st.ranks` replaces rank 0's.
+  void use_rank_state(TrainingState& st, const std::filesystem::path& ckpt) const {
+    const auto world = static_cast<std::size_t>(world_size());
+    const std::size_t wrote = st.ranks.empty() ? 1 : st.ranks.size();
+    if (wrote != world) {
+      throw checkpoint_error(ckpt, "written by a job of " + std::to_string(wrote) + " process(es), resumed by " + std::to_string(world) +
+                                       ": every rank's stream continues only with the same number of processes");
+    }
+    if (st.ranks.empty()) return;
+    RankState& mine = st.ranks[static_cast<std::size_t>(rank())];
+    st.sampler = mine.sampler;
+    st.cpu_rng = mine.cpu_rng;
+    st.objective_rng = mine.objective_rng;
+  }
+
+  // This rank's sampler and generator states.
+  RankState own_rank_state() {
+    RankState st;
+    if (resume_) st.sampler = *resume_;
+    st.cpu_rng = generator_state(at::detail::getDefaultCPUGenerator());
+    if constexpr (ObjectiveWithGenerator<Objective>) st.objective_rng = generator_state(objective_.generator());
+    return st;
   }
 
   // Global L2 norm of the gradients (one device sync); scales them down to `grad_clip` when above it.
@@ -369,7 +519,9 @@ class Pretrainer {
     return last_checkpoint_.string() + " (step " + std::to_string(last_checkpoint_step_) + ")";
   }
 
-  // Refuses non-finite weights (so a checkpoint is always a state worth resuming), then writes atomically.
+  // Refuses non-finite weights (so a checkpoint is always a state worth resuming), then writes
+  // atomically. Data parallel: every rank calls it at the same step (weights are identical, so all
+  // refuse alike); rank 0 gathers every rank's state and writes.
   void save_checkpoint() {
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& p : objective_.module().named_parameters()) tensors.emplace_back(p.key(), p.value());
@@ -388,12 +540,16 @@ class Pretrainer {
     }
     TrainingState st;
     st.step = step_;
-    if (resume_) st.sampler = *resume_;
-    st.cpu_rng = generator_state(at::detail::getDefaultCPUGenerator());
+    RankState own = own_rank_state();
+    if (group_) {
+      for (const auto& values : group_->all_gather(detail::pack(own))) st.ranks.push_back(detail::unpack(values));
+    }
+    st.sampler = own.sampler;
+    st.cpu_rng = own.cpu_rng;
+    st.objective_rng = own.objective_rng;
     if (device_.is_cuda()) st.device_rng = generator_state(at::globalContext().defaultGenerator(device_));
-    if constexpr (ObjectiveWithGenerator<Objective>) st.objective_rng = generator_state(objective_.generator());
     st.options = to_json(options_);
-    save_training_checkpoint(checkpoint_path(), objective_.module(), *optimizer_, st);
+    if (rank() == 0) save_training_checkpoint(checkpoint_path(), objective_.module(), *optimizer_, st);
     last_checkpoint_ = checkpoint_path();
     last_checkpoint_step_ = step_;
   }
@@ -452,6 +608,8 @@ class Pretrainer {
   std::filesystem::path last_checkpoint_;
   std::int64_t last_checkpoint_step_ = -1;
   std::FILE* metrics_ = nullptr;
+  std::shared_ptr<ProcessGroup> group_;       // data parallel only
+  std::unique_ptr<GradientReducer> reducer_;  // data parallel only
 };
 
 /// CTAD: `Pretrainer{source, sampler, objective, options}`.
