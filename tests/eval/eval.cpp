@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@
 
 using namespace longform;
 namespace fs = std::filesystem;
+
+namespace longform {
+// For Catch's messages (found by ADL).
+std::ostream& operator<<(std::ostream& os, const LabeledVideo& v) { return os << v.path.string() << " -> " << v.label; }
+}  // namespace longform
 
 namespace {
 
