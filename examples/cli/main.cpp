@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_model_command(app);
   add_pretrain_command(app);
   add_finetune_command(app);
+  add_reproduce_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
