@@ -93,6 +93,19 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
   throw longform::config_error("finetune: unknown --protocol " + a.protocol);
 }
 
+/// The metrics as JSON; `classes` (id order) names the per-class entries when given.
+nlohmann::json metrics_json(const longform::ClassificationMetrics& m, const std::vector<std::string>& classes = {}) {
+  nlohmann::json per_class = nlohmann::json::array();
+  for (std::size_t j = 0; j < m.per_class.size(); ++j) {
+    nlohmann::json e{{"id", j}, {"count", m.class_count[j]}};
+    if (j < classes.size()) e["name"] = classes[j];
+    e["accuracy"] = m.class_count[j] > 0 ? nlohmann::json(m.per_class[j]) : nlohmann::json(nullptr);
+    per_class.push_back(std::move(e));
+  }
+  return {{"count", m.count},        {"top1", m.top1}, {"top5", m.top5}, {"mean_class_accuracy", m.mean_class_accuracy},
+          {"per_class", per_class}, {"confusion", m.confusion}};
+}
+
 template <class Encoder>
 std::string load(Encoder& encoder, const FinetuneArgs& a) {
   if (a.weights.empty()) return "random-init (seed " + std::to_string(a.seed) + ")";
@@ -143,7 +156,7 @@ nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
   }
   const auto metrics = longform::classification_metrics(scores, labels_of(split.test));
   nlohmann::json out = info;
-  out["metrics"] = longform::to_json(metrics, split.classes);
+  out["metrics"] = metrics_json(metrics, split.classes);
   out["top1"] = metrics.top1;
   out["top5"] = metrics.top5;
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -43,7 +43,7 @@ struct KnnOptions {
   }
   auto unit = [](const at::Tensor& x) {
     const at::Tensor f = x.to(at::kFloat);
-    return f / at::linalg_vector_norm(f, 2, {1}, /*keepdim=*/true).clamp_min(1e-12);
+    return f.div(at::linalg_vector_norm(f, 2, {1}, /*keepdim=*/true).clamp_min(1e-12));
   };
   const at::Tensor a = unit(train), b = unit(test), y = train_labels.to(at::kLong).to(train.device());
   const auto k = std::min(options.k, train.size(0));
@@ -52,7 +52,7 @@ struct KnnOptions {
     const auto rows = std::min(options.chunk, test.size(0) - s);
     const at::Tensor sim = at::matmul(b.narrow(0, s, rows), a.t());  // [rows, N]
     auto [top, index] = at::topk(sim, k, 1, /*largest=*/true, /*sorted=*/true);
-    const at::Tensor weight = options.temperature > 0 ? at::exp(top / options.temperature) : at::ones_like(top);
+    const at::Tensor weight = options.temperature > 0 ? at::exp(top.div(options.temperature)) : at::ones_like(top);
     scores.narrow(0, s, rows).scatter_add_(1, y.index_select(0, index.reshape(-1)).reshape(index.sizes()), weight);
   }
   return scores;

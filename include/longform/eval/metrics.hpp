@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// `ClassificationMetrics`: top-1, top-5, per-class accuracy and the confusion matrix of class
-/// scores against labels, and their JSON form (the results file of `longform finetune`).
+/// scores against labels.
 ///
 ///     auto m = longform::classification_metrics(scores, labels, split.num_classes());
 ///     std::printf("top-1 %.2f %%\n", 100 * m.top1);
@@ -15,7 +15,6 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/topk.h>
-#include <nlohmann/json.hpp>
 
 #include <longform/core/error.hpp>
 
@@ -75,19 +74,6 @@ struct ClassificationMetrics {
   }
   m.mean_class_accuracy = classes > 0 ? sum / classes : 0.0;
   return m;
-}
-
-/// The metrics as JSON; `classes` (id order) names the per-class entries when given.
-[[nodiscard]] inline nlohmann::json to_json(const ClassificationMetrics& m, const std::vector<std::string>& classes = {}) {
-  nlohmann::json per_class = nlohmann::json::array();
-  for (std::size_t j = 0; j < m.per_class.size(); ++j) {
-    nlohmann::json e{{"id", j}, {"count", m.class_count[j]}};
-    if (j < classes.size()) e["name"] = classes[j];
-    e["accuracy"] = m.class_count[j] > 0 ? nlohmann::json(m.per_class[j]) : nlohmann::json(nullptr);
-    per_class.push_back(std::move(e));
-  }
-  return {{"count", m.count},        {"top1", m.top1}, {"top5", m.top5}, {"mean_class_accuracy", m.mean_class_accuracy},
-          {"per_class", per_class}, {"confusion", m.confusion}};
 }
 
 }  // namespace longform
