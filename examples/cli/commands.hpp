@@ -9,3 +9,5 @@ void add_framemd5_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_clips_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
+void add_finetune_command(CLI::App& app);
+void add_reproduce_command(CLI::App& app);

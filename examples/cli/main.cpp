@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   add_clips_command(app);
   add_model_command(app);
   add_pretrain_command(app);
+  add_finetune_command(app);
+  add_reproduce_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

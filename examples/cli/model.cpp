@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "backbones.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -65,16 +66,14 @@ void run(Model model, const ModelArgs& a, std::int64_t frames, std::int64_t size
 void run_model(const ModelArgs& a) {
   // LibTorch may start with one intra-op thread; use the machine unless told otherwise.
   at::set_num_threads(a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  static const std::map<std::string, longform::X3DOptions (*)()> x3d{
-      {"x3d_xs", longform::x3d_xs}, {"x3d_s", longform::x3d_s}, {"x3d_m", longform::x3d_m}, {"x3d_l", longform::x3d_l}};
-  if (auto it = x3d.find(a.arch); it != x3d.end()) {
-    auto o = it->second();
+  if (const auto x3d = longform::cli::x3d_presets().find(a.arch); x3d != longform::cli::x3d_presets().end()) {
+    auto o = x3d->second();
     o.frames = a.frames.value_or(o.frames);
     o.crop_size = a.size.value_or(o.crop_size);
     run(longform::X3D(o), a, o.frames, o.crop_size);
     return;
   }
-  auto o = a.arch == "vit_s" ? longform::vit_s() : longform::vit_b();
+  auto o = longform::cli::vit_presets().at(a.arch)();
   o.frames = a.frames.value_or(o.frames);
   o.image_size = a.size.value_or(o.image_size);
   run(longform::VideoViT(o), a, o.frames, o.image_size);
@@ -87,7 +86,7 @@ void add_model_command(CLI::App& app) {
   auto a = std::make_shared<ModelArgs>();
   cmd->add_option("--arch", a->arch, "Backbone")
       ->required()
-      ->check(CLI::IsMember({"x3d_xs", "x3d_s", "x3d_m", "x3d_l", "vit_s", "vit_b"}));
+      ->check(CLI::IsMember(longform::cli::arch_names()));
   cmd->add_flag("--summary", a->summary, "Print parameter count and multiply-adds for one clip");
   cmd->add_option("--frames", a->frames, "Clip length T (default: the model's; X3D fixes its head pool to it)")
       ->check(CLI::PositiveNumber);

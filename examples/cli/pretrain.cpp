@@ -37,38 +37,26 @@
 #include <longform/objective/videomae.hpp>
 #include <longform/sampler.hpp>
 #include <longform/source/ava_videos.hpp>
-#include <longform/source/synthetic_video.hpp>
+#include <longform/source/synthetic_stream.hpp>
 #include <longform/source/video_list.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/pretrainer.hpp>
 
 #include "any_source.hpp"
+#include "backbones.hpp"
 #include "commands.hpp"
+#include "pretrain.hpp"
 
 namespace {
 
 namespace hana = boost::hana;
+using longform::cli::PretrainArgs;
 using longform::dynamic;
 using Sequential = longform::SequentialSampler<longform::Frames<dynamic>, longform::Stride<dynamic>, longform::Hop<dynamic>>;
 using Random = longform::RandomSampler<longform::SegmentSeconds<dynamic>, longform::Frames<dynamic>, longform::Stride<dynamic>,
                                        longform::Shuffle<dynamic>>;
 using Multi = longform::MultiStream<dynamic, Sequential>;
 using Replay = longform::ReplayBuffer<dynamic, Sequential>;
-
-struct PretrainArgs {
-  std::string method = "moco", sampler = "sequential", arch;
-  std::string videos, ava, ava_root, config, init, teacher;
-  bool synthetic = false;
-  std::int64_t stop_at = 0;  // pause after this step (checkpointed); --resume continues the same run
-  std::int64_t frames = 16, stride = 4;
-  std::int64_t streams = 4, capacity = 32, queue_size = 4096;
-  double segment_seconds = 10, mask_ratio = 0.9;
-  longform::PretrainerOptions options{.out_dir = "pretrain-out"};
-  std::string optimizer = "adamw";
-  bool optimizer_given = false;
-  std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
-  int rank = 0;  // in a torchrun job (distributed/env.hpp)
-};
 
 // --- the samplers ----------------------------------------------------------------------------
 Sequential sequential(const PretrainArgs& a) {
@@ -86,23 +74,16 @@ Replay make_sampler(hana::basic_type<Replay>, const PretrainArgs& a) { return Re
 // --- the objectives --------------------------------------------------------------------------
 longform::X3DOptions x3d_options(const PretrainArgs& a) {
   const std::string arch = a.arch.empty() ? "x3d_m" : a.arch;
-  longform::X3DOptions o = arch == "x3d_xs"  ? longform::x3d_xs()
-                           : arch == "x3d_s" ? longform::x3d_s()
-                           : arch == "x3d_l" ? longform::x3d_l()
-                           : arch == "x3d_m" ? longform::x3d_m()
-                                             : throw longform::config_error("pretrain: --arch " + arch + " is not an X3D (x3d_xs|s|m|l)");
-  o.frames = a.frames;
-  o.crop_size = a.options.size;
-  return o;
+  const auto o = longform::cli::x3d_preset(arch, a.frames, a.options.size);
+  if (!o) throw longform::config_error("pretrain: --arch " + arch + " is not an X3D (x3d_tiny|xs|s|m|l)");
+  return *o;
 }
 
 longform::VideoMAE<longform::VideoViT> make_objective(hana::basic_type<longform::VideoMAE<longform::VideoViT>>, const PretrainArgs& a) {
   const std::string arch = a.arch.empty() ? "vit_s" : a.arch;
-  if (arch != "vit_s" && arch != "vit_b") throw longform::config_error("pretrain: --arch " + arch + " is not a ViT (vit_s|vit_b)");
-  auto o = arch == "vit_s" ? longform::vit_s() : longform::vit_b();
-  o.frames = a.frames;
-  o.image_size = a.options.size;
-  longform::VideoViT encoder(o);
+  const auto o = longform::cli::vit_preset(arch, a.frames, a.options.size);
+  if (!o) throw longform::config_error("pretrain: --arch " + arch + " is not a ViT (vit_tiny|vit_s|vit_b)");
+  longform::VideoViT encoder(*o);
   if (!a.init.empty()) longform::load_checkpoint(*encoder, a.init);
   return longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = a.mask_ratio, .seed = a.options.seed}, encoder);
 }
@@ -157,12 +138,14 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
   const int given = int(!a.videos.empty()) + int(!a.ava.empty()) + int(a.synthetic);
   if (given != 1) throw longform::config_error("pretrain: give exactly one of --videos, --ava, --synthetic");
   if (a.synthetic) {
-    // Long enough for endless epochs to matter little; as many videos as multistream needs.
-    return longform::cli::AnySource(longform::SyntheticVideo({.seed = a.options.seed,
-                                                              .videos = static_cast<std::size_t>(std::max<std::int64_t>(a.streams, 2)),
-                                                              .frames = 1500,
-                                                              .width = std::max<std::int64_t>(a.options.size * 4 / 3, 64),
-                                                              .height = std::max<std::int64_t>(a.options.size, 48)}));
+    // The built-in benchmark's long-form videos (scenes of moving objects, 3 minutes each); as
+    // many as multistream needs.
+    const std::int64_t side = std::max<std::int64_t>(a.options.size, 32);
+    return longform::cli::AnySource(longform::SyntheticStream({.seed = a.options.seed,
+                                                               .videos = static_cast<std::size_t>(std::max<std::int64_t>(a.streams, 4)),
+                                                               .frames = 3 * 60 * 25,
+                                                               .width = (side * 5 / 4 + 1) / 2 * 2,
+                                                               .height = (side + 1) / 2 * 2}));
   }
   longform::ReaderOptions reader{.threads = budget.decoder};
   const auto decode_at = [&](const std::string& first) {  // decode straight to the short side (swscale)
@@ -181,7 +164,7 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
 }
 
 template <class S, class O>
-void train(const PretrainArgs& a, longform::cli::AnySource source) {
+nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
   // NOTE: LibTorch seeds its default CPU generator non-deterministically at start-up; seed it
   // before the networks are initialised, so two runs with one --seed start from the same weights.
   at::manual_seed(a.options.seed);
@@ -191,7 +174,7 @@ void train(const PretrainArgs& a, longform::cli::AnySource source) {
   longform::Pretrainer<S, O, longform::cli::AnySource> trainer(std::move(source), make_sampler(hana::type_c<S>, a),
                                                                make_objective(hana::type_c<O>, per_rank), a.options);
   const auto r = trainer.run(a.stop_at);
-  if (trainer.rank() != 0) return;  // one summary per job
+  if (trainer.rank() != 0) return nullptr;  // one summary per job
   const auto ran = r.last_step - r.first_step;
   nlohmann::json line{{"method", a.method},
                       {"sampler", a.sampler},
@@ -207,10 +190,12 @@ void train(const PretrainArgs& a, longform::cli::AnySource source) {
                       {"exhausted", r.exhausted},
                       {"checkpoint", r.checkpoint.string()},
                       {"options", nlohmann::json::parse(longform::to_json(a.options))}};
-  std::printf("%s\n", line.dump().c_str());
+  return line;
 }
 
-void run(PretrainArgs a) {
+}  // namespace
+
+nlohmann::json longform::cli::run_pretrain(PretrainArgs a) {
   longform::PretrainerOptions flags = a.options;
   flags.optimizer = longform::optimizer_kind(a.optimizer);
   if (!a.config.empty()) {
@@ -249,23 +234,23 @@ void run(PretrainArgs a) {
                        hana::make_pair(BOOST_HANA_STRING("moco"), hana::type_c<longform::MoCo<longform::X3D>>),
                        hana::make_pair(BOOST_HANA_STRING("distill"), hana::type_c<longform::Distill<longform::X3D>>));
   bool ran = false;
+  nlohmann::json line;
   hana::for_each(methods, [&](auto method) {
     if (a.method != hana::to<const char*>(hana::first(method))) return;
     hana::for_each(samplers, [&](auto sampler) {
       if (a.sampler != hana::to<const char*>(hana::first(sampler))) return;
       using S = typename decltype(+hana::second(sampler))::type;
       using O = typename decltype(+hana::second(method))::type;
-      train<S, O>(a, source);
+      line = train<S, O>(a, source);
       ran = true;
     });
   });
   if (!ran) throw longform::config_error("pretrain: unknown --method " + a.method + " or --sampler " + a.sampler);
+  return line;
 }
 
-}  // namespace
-
 void add_pretrain_command(CLI::App& app) {
-  auto a = std::make_shared<PretrainArgs>();
+  auto a = std::make_shared<longform::cli::PretrainArgs>();
   auto* cmd = app.add_subcommand("pretrain", "Online self-supervised pre-training (VideoMAE, MoCo, distillation) over a clip stream");
   auto& o = a->options;
   auto flag = [&](const char* member, CLI::Option* opt) {
@@ -276,12 +261,12 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--sampler", a->sampler, "Clip sampler")
       ->check(CLI::IsMember({"sequential", "random", "multistream", "replay"}))
       ->capture_default_str();
-  cmd->add_option("--arch", a->arch, "Backbone: x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_s|vit_b (videomae; default vit_s)")
-      ->check(CLI::IsMember({"x3d_xs", "x3d_s", "x3d_m", "x3d_l", "vit_s", "vit_b"}));
+  cmd->add_option("--arch", a->arch, "Backbone: x3d_tiny|x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_tiny|vit_s|vit_b (videomae; default vit_s)")
+      ->check(CLI::IsMember(longform::cli::arch_names()));
   cmd->add_option("--videos", a->videos, "A video file, a folder of videos, or a list file (one path per line)");
   cmd->add_option("--ava", a->ava, "AVA list file (movie names; the 15-min training window of each)");
   cmd->add_option("--ava-root", a->ava_root, "Folder of the AVA movies (default: the list's folder)");
-  cmd->add_flag("--synthetic", a->synthetic, "Built-in synthetic long videos: runs with no files");
+  cmd->add_flag("--synthetic", a->synthetic, "The built-in benchmark's long-form videos (SyntheticStream): runs with no files");
   cmd->add_option("--frames", a->frames, "T, frames per clip")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--stride", a->stride, "τ, frame step inside a clip")->check(CLI::PositiveNumber)->capture_default_str();
   flag("size", cmd->add_option("--size", o.size, "Clip side (short side scaled, center crop)")->check(CLI::PositiveNumber));
@@ -316,6 +301,6 @@ void add_pretrain_command(CLI::App& app) {
   auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   cmd->callback([a, optimizer] {
     a->optimizer_given = optimizer->count() > 0;
-    run(*a);
+    if (const auto line = longform::cli::run_pretrain(*a); !line.is_null()) std::printf("%s\n", line.dump().c_str());
   });
 }

@@ -225,6 +225,11 @@ struct VideoViTOptions {
 inline VideoViTOptions vit_s() { return {}; }
 /// ViT-B/16 (D 768, 12 blocks, 12 heads), tubelet 2.
 inline VideoViTOptions vit_b() { return {.embed_dim = 768, .depth = 12, .num_heads = 12}; }
+/// ViT-Tiny/8: not a published model; D 192, 4 blocks, 3 heads, 8x8 patches, 8 frames of 32x32
+/// (64 tokens). For the built-in benchmark on a laptop CPU.
+inline VideoViTOptions vit_tiny() {
+  return {.embed_dim = 192, .depth = 4, .num_heads = 3, .patch_size = 8, .frames = 8, .image_size = 32};
+}
 
 /// The video ViT encoder. `forward` returns one vector per clip (the token mean, through
 /// `fc_norm` and `head` when configured); `forward_tokens` returns the (visible) tokens.

@@ -69,6 +69,12 @@ inline X3DOptions x3d_s() { return {.frames = 13, .crop_size = 160}; }
 inline X3DOptions x3d_m() { return {.frames = 16, .crop_size = 224}; }
 /// X3D-L: 16 frames of 312x312, deeper (`depth_factor` 5.0).
 inline X3DOptions x3d_l() { return {.frames = 16, .crop_size = 312, .depth_factor = 5.0}; }
+/// X3D-Tiny: not a published model; X3D-M's design at a quarter of its width (`width_factor` 1)
+/// and a third of its depth (stage depths 1, 2, 5, 3), 8 frames of 32x32 and 512-d features.
+/// For the built-in benchmark on a laptop CPU.
+inline X3DOptions x3d_tiny() {
+  return {.frames = 8, .crop_size = 32, .width_factor = 1.0, .depth_factor = 1.0, .head_dim_out = 512};
+}
 
 namespace detail {
 

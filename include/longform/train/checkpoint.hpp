@@ -240,6 +240,34 @@ inline void open_archive(torch::serialize::InputArchive& archive, const std::fil
 }
 }  // namespace detail
 
+namespace detail {
+// Loads sub-archive `key` of `archive` into `module`.
+// NOTE: `Module::load` replaces each tensor's storage without comparing shapes, so a checkpoint
+// of another architecture would load "fine"; compare before and after, by name.
+inline void load_module_checked(torch::serialize::InputArchive& archive, const std::string& key, torch::nn::Module& module,
+                                const std::filesystem::path& path) {
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> shapes;
+  for (const auto& p : module.named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : module.named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
+  try {
+    torch::serialize::InputArchive model;
+    archive.read(key, model);
+    module.load(model);
+  } catch (const c10::Error& e) {
+    throw checkpoint_error(path, "the model does not match the checkpoint's '" + key + "' (" + first_line(e) + ")");
+  }
+  auto loaded = module.named_parameters();
+  auto loaded_buffers = module.named_buffers();
+  for (const auto& [name, sizes] : shapes) {
+    const at::Tensor* t = loaded.find(name);
+    if (!t) t = loaded_buffers.find(name);
+    if (t && t->sizes().vec() != sizes) {
+      throw checkpoint_error(path, "the model does not match the checkpoint: '" + name + "' has another shape there");
+    }
+  }
+}
+}  // namespace detail
+
 /// Reads only the `TrainingState` of a checkpoint (step, sampler state, RNG states, options), e.g.
 /// to inspect it. @throws checkpoint_error naming `path`.
 [[nodiscard]] inline TrainingState read_training_state(const std::filesystem::path& path) {
@@ -265,27 +293,7 @@ inline TrainingState load_training_checkpoint(const std::filesystem::path& path,
   } catch (const c10::Error& e) {
     throw checkpoint_error(path, "damaged training state (" + detail::first_line(e) + ")");
   }
-  // NOTE: `Module::load` replaces each tensor's storage without comparing shapes, so a checkpoint
-  // of another architecture would load "fine"; compare before and after, by name.
-  std::vector<std::pair<std::string, std::vector<std::int64_t>>> shapes;
-  for (const auto& p : module.named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
-  for (const auto& b : module.named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
-  try {
-    torch::serialize::InputArchive model;
-    archive.read("model", model);
-    module.load(model);
-  } catch (const c10::Error& e) {
-    throw checkpoint_error(path, "the model does not match the checkpoint (" + detail::first_line(e) + ")");
-  }
-  auto loaded = module.named_parameters();
-  auto loaded_buffers = module.named_buffers();
-  for (const auto& [name, sizes] : shapes) {
-    const at::Tensor* t = loaded.find(name);
-    if (!t) t = loaded_buffers.find(name);
-    if (t && t->sizes().vec() != sizes) {
-      throw checkpoint_error(path, "the model does not match the checkpoint: '" + name + "' has another shape there");
-    }
-  }
+  detail::load_module_checked(archive, "model", module, path);
   try {
     torch::serialize::InputArchive opt;
     archive.read("optimizer", opt);
@@ -294,6 +302,34 @@ inline TrainingState load_training_checkpoint(const std::filesystem::path& path,
     throw checkpoint_error(path, "the optimizer does not match the checkpoint (" + detail::first_line(e) + ")");
   }
   return st;
+}
+
+/// Whether `path` is a training checkpoint written by `save_training_checkpoint` (its format tag).
+[[nodiscard]] inline bool is_training_checkpoint(const std::filesystem::path& path) {
+  try {
+    (void)read_training_state(path);
+    return true;
+  } catch (const checkpoint_error&) {
+    return false;
+  }
+}
+
+/// Loads the weights of submodule `name` of a training checkpoint's objective (e.g. MoCo's query
+/// encoder `encoder_q`, distillation's `student`, VideoMAE's `encoder`) into `module`, mapped to
+/// `device`: the way from a pre-training run to downstream evaluation.
+/// @throws checkpoint_error naming `path` when it is no training checkpoint, has no such
+/// submodule, or its tensors do not fit `module`.
+inline void load_training_submodule(const std::filesystem::path& path, const std::string& name, torch::nn::Module& module,
+                                    c10::Device device = c10::Device(c10::kCPU)) {
+  torch::serialize::InputArchive archive;
+  detail::open_archive(archive, path, device);
+  torch::serialize::InputArchive model;
+  try {
+    archive.read("model", model);
+  } catch (const c10::Error& e) {
+    throw checkpoint_error(path, "not a training checkpoint: no 'model' (" + detail::first_line(e) + ")");
+  }
+  detail::load_module_checked(model, name, module, path);
 }
 
 }  // namespace longform

@@ -31,6 +31,14 @@ class ProgressBar {
   /// Redraws after step `step` (at most 10 times a second, and always at the last step).
   void update(std::int64_t step, double loss, double lr, double clips_per_s) {
     if (!enabled_) return;
+    char detail[96];
+    std::snprintf(detail, sizeof detail, "loss %.4f  lr %.1e  %.1f clips/s", loss, lr, clips_per_s);
+    update(step, detail);
+  }
+
+  /// Redraws after step `step` with `detail` between the count and the ETA (e.g. "extracting features").
+  void update(std::int64_t step, const char* detail) {
+    if (!enabled_) return;
     const auto now = clock::now();
     if (step < total_ && now - drawn_ < std::chrono::milliseconds(100)) return;
     drawn_ = now;
@@ -45,9 +53,8 @@ class ProgressBar {
     const auto ran = step - start_;
     const double eta = ran > 0 ? elapsed / static_cast<double>(ran) * static_cast<double>(total_ - step) : 0.0;
     const auto s = static_cast<long long>(eta);
-    std::fprintf(stderr, "\r[%s] %*lld/%lld  loss %.4f  lr %.1e  %.1f clips/s  ETA %02lld:%02lld:%02lld\033[K", bar,
-                 digits(total_), static_cast<long long>(step), static_cast<long long>(total_), loss, lr, clips_per_s, s / 3600,
-                 s / 60 % 60, s % 60);
+    std::fprintf(stderr, "\r[%s] %*lld/%lld  %s  ETA %02lld:%02lld:%02lld\033[K", bar, digits(total_), static_cast<long long>(step),
+                 static_cast<long long>(total_), detail, s / 3600, s / 60 % 60, s % 60);
     std::fflush(stderr);
     dirty_ = true;
   }

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// `longform finetune` as a function, for the commands that evaluate as one of their steps (reproduce, the demo).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace longform::cli {
+
+/// Everything `longform finetune` is told.
+struct FinetuneArgs {
+  std::string dataset = "ucf101", root, lists, train_list, test_list;
+  int split = 1;
+  std::string weights, arch = "x3d_m", protocol = "linear", out;
+  std::int64_t frames = 16, stride = 4, size = 112, clips = 5, crops = 1;
+  std::int64_t epochs = 0, batch = 8;  // epochs 0: the protocol's default
+  double lr = 0, weight_decay = -1;    // 0 / -1: the protocol's default
+  std::int64_t k = 20;
+  double temperature = 0.07;
+  bool flip = false;
+  std::string device = "cpu";
+  std::uint64_t seed = 0;
+  int threads = 0;
+  bool progress = true;
+};
+
+/// Evaluates one encoder (the `finetune` command without its parsing); returns the results
+/// (also written to `out` when set).
+nlohmann::json run_finetune(const FinetuneArgs& a);
+
+/// The built-in synthetic action data set under `root` (default: the user's cache), generated on first use.
+std::string synthetic_actions_root(const std::string& root);
+
+}  // namespace longform::cli

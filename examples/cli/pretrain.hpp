@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// `longform pretrain` as a function, for the commands that pre-train as one of their steps (reproduce).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <longform/train/options.hpp>
+
+namespace longform::cli {
+
+/// Everything `longform pretrain` is told.
+struct PretrainArgs {
+  std::string method = "moco", sampler = "sequential", arch;
+  std::string videos, ava, ava_root, config, init, teacher;
+  bool synthetic = false;
+  std::int64_t stop_at = 0;  // pause after this step (checkpointed); --resume continues the same run
+  std::int64_t frames = 16, stride = 4;
+  std::int64_t streams = 4, capacity = 32, queue_size = 4096;
+  double segment_seconds = 10, mask_ratio = 0.9;
+  longform::PretrainerOptions options{.out_dir = "pretrain-out"};
+  std::string optimizer = "adamw";
+  bool optimizer_given = false;
+  std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
+  int rank = 0;  // in a torchrun job (distributed/env.hpp)
+};
+
+/// Runs one pre-training (the `pretrain` command without its parsing); returns its summary line.
+nlohmann::json run_pretrain(PretrainArgs a);
+
+}  // namespace longform::cli

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Downstream evaluation: fine-tuning, linear probe and kNN on frozen features, multi-view
+/// testing, classification metrics, loading pre-trained encoders.
+#pragma once
+
+#include <longform/eval/features.hpp>
+#include <longform/eval/finetune.hpp>
+#include <longform/eval/knn.hpp>
+#include <longform/eval/linear_probe.hpp>
+#include <longform/eval/metrics.hpp>
+#include <longform/eval/pretrained.hpp>
+#include <longform/eval/views.hpp>

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// `view_features`: a frozen encoder's features of every test view of every video of an
+/// `ActionClips` (the input of the linear probe and kNN protocols), in eval mode, without
+/// gradients, `batch` views per forward pass.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/stack.h>
+#include <torch/nn/module.h>
+
+#include <longform/data/action_clips.hpp>
+#include <longform/train/progress.hpp>
+
+namespace longform {
+
+/// `[N, V, D]` features of the V views of each of the N videos of `clips`; `encoder->forward`
+/// maps `[B, C, T, H, W]` to `[B, D]`. A progress bar on a terminal, labelled `what`.
+template <class Encoder>
+[[nodiscard]] at::Tensor view_features(Encoder& encoder, const ActionClips& clips, c10::Device device, std::int64_t batch = 16,
+                                       const char* what = "features", bool progress = true) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = encoder->is_training();
+  encoder->eval();
+  encoder->to(device);
+  ProgressBar bar(static_cast<std::int64_t>(clips.size()), 0, progress);
+  std::vector<at::Tensor> pending, out;
+  std::int64_t views_pending = 0;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    const at::Tensor x = at::cat(pending).to(device);
+    out.push_back(encoder->forward(x).to(at::kFloat).cpu());
+    pending.clear();
+    views_pending = 0;
+  };
+  for (std::size_t i = 0; i < clips.size(); ++i) {
+    pending.push_back(clips.test_views(i));
+    views_pending += clips.views();
+    if (views_pending >= batch) flush();
+    bar.update(static_cast<std::int64_t>(i + 1), what);
+  }
+  flush();
+  bar.finish();
+  encoder->train(was_training);
+  return at::cat(out).reshape({static_cast<std::int64_t>(clips.size()), clips.views(), -1});
+}
+
+}  // namespace longform

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: MIT
+// Downstream evaluation (issue 6): split parsers against fixture files in the official formats,
+// clip positions and test views, multi-view averaging, the metrics, the linear probe, kNN against
+// a brute-force computation, loading a pre-trained encoder, the built-in synthetic data sets.
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <ATen/ops/allclose.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/tensor.h>
+#include <torch/optim/sgd.h>
+
+#include <longform/backbone/weights.hpp>
+#include <longform/backbone/x3d.hpp>
+#include <longform/data.hpp>
+#include <longform/eval.hpp>
+#include <longform/source/synthetic_stream.hpp>
+#include <longform/train/checkpoint.hpp>
+
+#include "../support.hpp"
+
+#include "../catch.hpp"
+
+using namespace longform;
+namespace fs = std::filesystem;
+
+namespace longform {
+// For Catch's messages (found by ADL).
+std::ostream& operator<<(std::ostream& os, const LabeledVideo& v) { return os << v.path.string() << " -> " << v.label; }
+}  // namespace longform
+
+namespace {
+
+void write(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << text;
+}
+
+void touch(const fs::path& root, const std::vector<std::string>& videos) {
+  for (const auto& v : videos) write(root / v, "");
+}
+
+// A 3-class UCF101 tree in the official format (CRLF lines, classInd ids 1-based, test lists unlabelled).
+fs::path ucf_fixture(const std::string& name) {
+  const auto root = test::scratch(name);
+  const auto lists = root / "ucfTrainTestlist";
+  write(lists / "classInd.txt", "1 ApplyEyeMakeup\r\n2 Archery\r\n3 YoYo\r\n");
+  write(lists / "trainlist01.txt",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\nArchery/v_Archery_g08_c01.avi 2\r\n"
+        "Archery/v_Archery_g09_c02.avi 2\r\nYoYo/v_YoYo_g10_c01.avi 3\r\n\r\n");
+  write(lists / "testlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\r\nYoYo/v_YoYo_g01_c03.avi\r\n");
+  touch(root, {"ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", "Archery/v_Archery_g08_c01.avi", "Archery/v_Archery_g09_c02.avi",
+               "YoYo/v_YoYo_g10_c01.avi", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "YoYo/v_YoYo_g01_c03.avi"});
+  return root;
+}
+
+// The split_error a call throws (fails the test when it throws nothing or something else).
+template <class F>
+split_error split_error_of(F&& f) {
+  try {
+    f();
+  } catch (const split_error& e) {
+    return e;
+  }
+  FAIL("no split_error thrown");
+  throw;  // unreachable
+}
+
+double accuracy(const at::Tensor& scores, const at::Tensor& labels) { return classification_metrics(scores, labels).top1; }
+
+}  // namespace
+
+TEST_CASE("ucf101_split reads the official lists: classes, labels, counts", "[eval][data]") {
+  const auto root = ucf_fixture("ucf");
+  const ActionSplit s = ucf101_split(root, 1);
+  CHECK(s.classes == std::vector<std::string>{"ApplyEyeMakeup", "Archery", "YoYo"});
+  REQUIRE(s.train.size() == 4);
+  REQUIRE(s.test.size() == 2);
+  CHECK(s.train[0] == LabeledVideo{root / "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", 0});
+  CHECK(s.train[2].label == 1);
+  CHECK(s.train[3].label == 2);
+  // Test labels come from the class folder through classInd.
+  CHECK(s.test[0].label == 0);
+  CHECK(s.test[1] == LabeledVideo{root / "YoYo/v_YoYo_g01_c03.avi", 2});
+  // Lists given explicitly, in another folder.
+  fs::rename(root / "ucfTrainTestlist", root.parent_path() / "ucf-lists");
+  CHECK(ucf101_split(root, 1, {.lists = root.parent_path() / "ucf-lists"}).train.size() == 4);
+  fs::remove_all(root.parent_path() / "ucf-lists");
+}
+
+TEST_CASE("ucf101_split names the file and line of malformed input", "[eval][data]") {
+  const auto root = ucf_fixture("ucf-bad");
+  const auto lists = root / "ucfTrainTestlist";
+  SECTION("a label that disagrees with the folder") {
+    write(lists / "trainlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\r\nArchery/v_Archery_g08_c01.avi 3\r\n");
+    const auto e = split_error_of([&] { (void)ucf101_split(root, 1); });
+    CHECK(e.file() == lists / "trainlist01.txt");
+    CHECK(e.line() == 2);
+    CHECK_THAT(e.what(), Catch::Contains("trainlist01.txt:2") && Catch::Contains("YoYo"));
+  }
+  SECTION("a train line without its label") {
+    write(lists / "trainlist01.txt", "\r\nArchery/v_Archery_g08_c01.avi\r\n");
+    CHECK(split_error_of([&] { (void)ucf101_split(root, 1); }).line() == 2);
+  }
+  SECTION("a class folder not in classInd") {
+    write(lists / "testlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi\r\nRowing/v_Rowing_g01_c01.avi\r\n");
+    const auto e = split_error_of([&] { (void)ucf101_split(root, 1); });
+    CHECK(e.file() == lists / "testlist01.txt");
+    CHECK(e.line() == 2);
+  }
+  SECTION("a classInd line that is not '<id> <name>'") {
+    write(lists / "classInd.txt", "1 ApplyEyeMakeup\r\nArchery\r\n");
+    const auto e = split_error_of([&] { (void)ucf101_split(root, 1); });
+    CHECK(e.file() == lists / "classInd.txt");
+    CHECK(e.line() == 2);
+  }
+  SECTION("class ids with a gap") {
+    write(lists / "classInd.txt", "1 ApplyEyeMakeup\r\n2 Archery\r\n4 YoYo\r\n");
+    CHECK(split_error_of([&] { (void)ucf101_split(root, 1); }).file() == lists / "classInd.txt");
+  }
+  SECTION("a listed video that does not exist") {
+    fs::remove(root / "YoYo/v_YoYo_g10_c01.avi");
+    const auto e = split_error_of([&] { (void)ucf101_split(root, 1); });
+    CHECK(e.line() == 4);
+    CHECK(ucf101_split(root, 1, {.check_files = false}).train.size() == 4);
+  }
+  SECTION("a missing list, a split out of range") {
+    CHECK(split_error_of([&] { (void)ucf101_split(root, 2); }).file() == lists / "trainlist02.txt");
+    CHECK_THROWS_AS(ucf101_split(root, 4), split_error);
+  }
+}
+
+TEST_CASE("hmdb51_split reads the 0/1/2 tags, sorted class ids, trailing spaces", "[eval][data]") {
+  const auto root = test::scratch("hmdb");
+  const auto lists = root / "testTrainMulti_7030_splits";
+  write(lists / "brush_hair_test_split1.txt", "a.avi 1 \nb.avi 2 \nc.avi 0 \nd.avi 1 \n");
+  write(lists / "wave_test_split1.txt", "e.avi 2\nf.avi 1\n\n");
+  write(lists / "wave_test_split2.txt", "e.avi 1\nf.avi 2\n");
+  write(lists / "brush_hair_test_split2.txt", "a.avi 2\nb.avi 1\nc.avi 1\nd.avi 0\n");
+  touch(root, {"brush_hair/a.avi", "brush_hair/b.avi", "brush_hair/c.avi", "brush_hair/d.avi", "wave/e.avi", "wave/f.avi"});
+  const ActionSplit s = hmdb51_split(root, 1);
+  CHECK(s.classes == std::vector<std::string>{"brush_hair", "wave"});
+  CHECK(s.train == std::vector<LabeledVideo>{{root / "brush_hair/a.avi", 0}, {root / "brush_hair/d.avi", 0}, {root / "wave/f.avi", 1}});
+  CHECK(s.test == std::vector<LabeledVideo>{{root / "brush_hair/b.avi", 0}, {root / "wave/e.avi", 1}});
+  const ActionSplit s2 = hmdb51_split(root, 2);
+  CHECK(s2.train.size() == 3);
+  CHECK(s2.test.size() == 2);
+
+  write(lists / "wave_test_split1.txt", "e.avi 2\nf.avi 3\n");
+  const auto e = split_error_of([&] { (void)hmdb51_split(root, 1); });
+  CHECK(e.file() == lists / "wave_test_split1.txt");
+  CHECK(e.line() == 2);
+  CHECK(split_error_of([&] { (void)hmdb51_split(root, 3); }).file() == lists);  // no files for split 3
+}
+
+TEST_CASE("folder_split and csv_split: class ids are sorted names, unknown test classes are errors", "[eval][data]") {
+  const auto root = test::scratch("folder");
+  touch(root, {"train/walk/1.mp4", "train/walk/2.mp4", "train/jump/3.mp4", "test/jump/4.mp4", "test/walk/5.mp4"});
+  const ActionSplit f = folder_split(root);
+  CHECK(f.classes == std::vector<std::string>{"jump", "walk"});
+  CHECK(f.train == std::vector<LabeledVideo>{{root / "train/jump/3.mp4", 0}, {root / "train/walk/1.mp4", 1}, {root / "train/walk/2.mp4", 1}});
+  CHECK(f.test.size() == 2);
+  touch(root, {"test/swim/6.mp4"});
+  CHECK(split_error_of([&] { (void)folder_split(root); }).file() == root / "test");
+
+  write(root / "train.csv", "path,label\nclips/a.mp4,walk\nclips/b.mp4 , jump\n");
+  write(root / "test.csv", "clips/c.mp4,jump\n");
+  const ActionSplit c = csv_split(root / "train.csv", root / "test.csv", root);
+  CHECK(c.classes == std::vector<std::string>{"jump", "walk"});
+  CHECK(c.train == std::vector<LabeledVideo>{{root / "clips/a.mp4", 1}, {root / "clips/b.mp4", 0}});
+  CHECK(c.test == std::vector<LabeledVideo>{{root / "clips/c.mp4", 0}});
+  write(root / "test.csv", "clips/c.mp4,jump\nclips/d.mp4\n");
+  const auto e = split_error_of([&] { (void)csv_split(root / "train.csv", root / "test.csv", root); });
+  CHECK(e.line() == 2);
+  write(root / "test.csv", "clips/c.mp4,swim\n");
+  CHECK(split_error_of([&] { (void)csv_split(root / "train.csv", root / "test.csv", root); }).line() == 1);
+}
+
+TEST_CASE("clip positions: uniform test clips span the video, short videos repeat the last frame", "[eval][data]") {
+  CHECK(uniform_clip_starts(100, 10, 1) == std::vector<std::int64_t>{45});
+  CHECK(uniform_clip_starts(100, 10, 4) == std::vector<std::int64_t>{0, 30, 60, 90});
+  CHECK(uniform_clip_starts(5, 10, 3) == std::vector<std::int64_t>{0, 0, 0});
+  CHECK(clip_frames(2, 4, 3, 100) == std::vector<std::int64_t>{2, 5, 8, 11});
+  CHECK(clip_frames(0, 4, 3, 7) == std::vector<std::int64_t>{0, 3, 6, 6});
+
+  // Crops along the long side: both ends and the centre, the short side centred.
+  const at::Tensor x = at::arange(2 * 3 * 4 * 8, at::kFloat).reshape({2, 3, 4, 8});
+  const auto three = spatial_crops(x, 4, 3);
+  REQUIRE(three.size() == 3);
+  CHECK(at::equal(three[0], x.narrow(-1, 0, 4)));
+  CHECK(at::equal(three[1], x.narrow(-1, 2, 4)));
+  CHECK(at::equal(three[2], x.narrow(-1, 4, 4)));
+  const auto tall = spatial_crops(x.transpose(-1, -2), 4, 1);
+  CHECK(at::equal(tall[0], x.transpose(-1, -2).narrow(-2, 2, 4)));
+}
+
+TEST_CASE("multi-view averaging is the mean of the views' softmax", "[eval]") {
+  at::manual_seed(1);
+  const at::Tensor logits = at::randn({5, 6, 4});
+  const at::Tensor avg = average_view_predictions(logits);
+  REQUIRE(avg.sizes() == at::IntArrayRef({5, 4}));
+  for (std::int64_t n = 0; n < 5; ++n) {
+    at::Tensor sum = at::zeros({4});
+    for (std::int64_t v = 0; v < 6; ++v) sum += at::softmax(logits[n][v], 0);
+    CHECK(at::allclose(avg[n], sum / 6, 1e-6, 1e-7));
+  }
+  // One confident wrong view is outvoted by several mildly right ones.
+  const at::Tensor votes = at::tensor({8.0f, 0.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f}).reshape({1, 4, 2});
+  CHECK(average_view_predictions(votes).argmax(1).item<std::int64_t>() == 1);
+  CHECK_THROWS_AS(average_view_predictions(at::zeros({2, 3})), config_error);
+}
+
+TEST_CASE("classification metrics: top-1, top-5, per-class accuracy and the confusion matrix", "[eval]") {
+  // 7 classes; each row's true class sits at a known rank.
+  const std::vector<std::int64_t> labels{0, 1, 2, 3, 3, 6};
+  const std::vector<std::int64_t> rank{0, 1, 0, 5, 4, 0};  // 0 = ranked first
+  at::Tensor scores = at::zeros({6, 7});
+  std::vector<std::int64_t> predicted;
+  for (std::int64_t i = 0; i < 6; ++i) {
+    // Classes other than the truth get descending scores; the truth is inserted at its rank.
+    std::vector<std::int64_t> others;
+    for (std::int64_t c = 0; c < 7; ++c)
+      if (c != labels[i]) others.push_back(c);
+    others.insert(others.begin() + rank[i], labels[i]);
+    for (std::int64_t r = 0; r < 7; ++r) scores[i][others[r]] = 10.0 - static_cast<double>(r);
+    predicted.push_back(others[0]);
+  }
+  const auto m = classification_metrics(scores, at::tensor(labels));
+  CHECK(m.count == 6);
+  CHECK(m.top1 == Approx(3.0 / 6));
+  CHECK(m.top5 == Approx(5.0 / 6));
+  CHECK(m.per_class[0] == 1.0);
+  CHECK(m.per_class[1] == 0.0);
+  CHECK(m.per_class[3] == 0.0);
+  CHECK(std::isnan(m.per_class[4]));
+  CHECK(m.mean_class_accuracy == Approx((1.0 + 0 + 1 + 0 + 1) / 5));
+  for (std::size_t i = 0; i < labels.size(); ++i) CHECK(m.confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])] >= 1);
+  std::int64_t total = 0;
+  for (const auto& row : m.confusion)
+    for (auto v : row) total += v;
+  CHECK(total == 6);
+  CHECK_THROWS_AS(classification_metrics(scores, at::tensor(std::vector<std::int64_t>{0, 1, 2, 3, 3, 7})), config_error);
+}
+
+TEST_CASE("the linear probe separates separable classes", "[eval]") {
+  // Four classes, each a tight cluster around a far-apart centre in 32-d, plus nuisance dimensions.
+  at::manual_seed(3);
+  const std::int64_t per = 40, classes = 4;
+  const at::Tensor centres = at::randn({classes, 32}) * 4;
+  auto sample = [&](std::int64_t n) {
+    std::vector<at::Tensor> x;
+    std::vector<std::int64_t> y;
+    for (std::int64_t c = 0; c < classes; ++c) {
+      x.push_back(centres[c].unsqueeze(0) + at::randn({n, 32}) * 0.5);
+      y.insert(y.end(), static_cast<std::size_t>(n), c);
+    }
+    return std::pair{at::cat(x), at::tensor(y)};
+  };
+  const auto [train_x, train_y] = sample(per);
+  const auto [test_x, test_y] = sample(per / 2);
+  LinearProbe probe({.epochs = 30, .batch = 32, .seed = 1});
+  const double loss = probe.fit(train_x, train_y, classes);
+  CHECK(loss < 0.1);
+  CHECK(accuracy(probe.logits(test_x), test_y) >= 0.99);
+  // [M, V, D] in, [M, V, C] out.
+  CHECK(probe.logits(test_x.reshape({20, 4, 32})).sizes() == at::IntArrayRef({20, 4, classes}));
+  CHECK_THROWS_AS(LinearProbe().logits(test_x), config_error);
+}
+
+TEST_CASE("kNN agrees with a brute-force computation", "[eval]") {
+  at::manual_seed(5);
+  const std::int64_t n = 60, m = 25, d = 8, classes = 5;
+  const at::Tensor train = at::randn({n, d}), test = at::randn({m, d});
+  const at::Tensor labels = at::randint(classes, {n}, at::kLong);
+  for (const auto& [k, temperature] : std::vector<std::pair<std::int64_t, double>>{{1, 0.07}, {7, 0.07}, {7, 0.0}, {200, 0.5}}) {
+    const at::Tensor scores = knn_scores(train, labels, test, {.k = k, .temperature = temperature, .chunk = 10}, classes);
+    REQUIRE(scores.sizes() == at::IntArrayRef({m, classes}));
+    for (std::int64_t i = 0; i < m; ++i) {
+      // Cosine similarity to every training point, in double, sorted by hand.
+      std::vector<std::pair<double, std::int64_t>> sims;
+      for (std::int64_t j = 0; j < n; ++j) {
+        double dot = 0, a = 0, b = 0;
+        for (std::int64_t c = 0; c < d; ++c) {
+          const double u = test[i][c].item<double>(), v = train[j][c].item<double>();
+          dot += u * v;
+          a += u * u;
+          b += v * v;
+        }
+        sims.emplace_back(dot / std::sqrt(a * b), j);
+      }
+      std::sort(sims.begin(), sims.end(), [](auto x, auto y) { return x.first > y.first; });
+      std::vector<double> expected(static_cast<std::size_t>(classes), 0.0);
+      for (std::int64_t r = 0; r < std::min(k, n); ++r) {
+        const auto [s, j] = sims[static_cast<std::size_t>(r)];
+        expected[static_cast<std::size_t>(labels[j].item<std::int64_t>())] += temperature > 0 ? std::exp(s / temperature) : 1.0;
+      }
+      for (std::int64_t c = 0; c < classes; ++c) CHECK(scores[i][c].item<double>() == Approx(expected[static_cast<std::size_t>(c)]).epsilon(1e-4));
+    }
+  }
+  CHECK_THROWS_AS(knn_scores(train, labels, at::randn({3, d + 1}), {}, classes), config_error);
+}
+
+TEST_CASE("load_pretrained takes the encoder out of a training checkpoint, or a state dict", "[eval]") {
+  const auto dir = test::scratch("pretrained");
+  X3DOptions o = x3d_tiny();
+  o.output = X3DOutput::features;
+  // A stand-in objective module holding an encoder as MoCo names it, saved as the Pretrainer saves.
+  struct Objective : torch::nn::Module {
+    explicit Objective(const X3DOptions& o) { encoder_q = register_module("encoder_q", X3D(o)); }
+    X3D encoder_q{nullptr};
+  };
+  at::manual_seed(1);
+  auto objective = std::make_shared<Objective>(o);
+  torch::optim::SGD sgd(objective->parameters(), torch::optim::SGDOptions(0.1));
+  save_training_checkpoint(dir / "checkpoint.pt", *objective, sgd, TrainingState{.step = 3});
+
+  at::manual_seed(2);
+  X3D fresh(o);
+  CHECK_FALSE(at::equal(fresh->parameters()[0], objective->encoder_q->parameters()[0]));
+  CHECK(load_pretrained(*fresh, dir / "checkpoint.pt") == "checkpoint:encoder_q");
+  const auto a = state_dict(*fresh), b = state_dict(*objective->encoder_q);
+  for (const auto& item : a) CHECK(at::equal(item.value(), b[item.key()]));
+
+  save_state_dict(*objective->encoder_q, dir / "encoder.pt");
+  X3D other(o);
+  CHECK(load_pretrained(*other, dir / "encoder.pt") == "state_dict");
+  CHECK(at::equal(other->parameters()[3], objective->encoder_q->parameters()[3]));
+
+  // Another architecture does not fit: an error naming the file.
+  X3DOptions wider = o;
+  wider.head_dim_out = 64;
+  X3D mismatch(wider);
+  try {
+    (void)load_pretrained(*mismatch, dir / "checkpoint.pt");
+    FAIL("no error");
+  } catch (const config_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("checkpoint.pt"));
+  }
+  CHECK_THROWS_AS(load_pretrained(*other, dir / "missing.pt"), config_error);
+}
+
+TEST_CASE("the synthetic action data set is deterministic and reads back through the UCF101 path", "[eval][data]") {
+  const SyntheticActionsOptions options{.seed = 4, .width = 48, .height = 32, .frames = 12, .groups = 6, .clips_per_group = 1};
+  const SyntheticActions actions(options);
+  // Same seed, same pixels; classes and groups differ.
+  const auto a = actions.render(5, 2, 0), b = SyntheticActions(options).render(5, 2, 0);
+  REQUIRE(a.size() == 12);
+  for (std::size_t t = 0; t < a.size(); ++t) CHECK(at::equal(a[t], b[t]));
+  CHECK_FALSE(at::equal(a[3], actions.render(6, 2, 0)[3]));
+  // Something moves.
+  CHECK_FALSE(at::equal(a[0], a[6]));
+
+  const auto root = test::scratch("synthetic-actions") / "set";
+  REQUIRE(actions.ensure(root) == root);
+  const auto stamp_time = fs::last_write_time(root / ".longform-dataset");
+  actions.ensure(root);  // already there: nothing rewritten
+  CHECK(fs::last_write_time(root / ".longform-dataset") == stamp_time);
+  CHECK_THROWS_AS(SyntheticActions({.seed = 5, .width = 48, .height = 32, .frames = 12, .groups = 6, .clips_per_group = 1}).ensure(root),
+                  config_error);
+
+  const ActionSplit split = ucf101_split(root, 1);
+  REQUIRE(split.classes.size() == motion_count);
+  CHECK(split.classes[5] == "RotateCW");
+  CHECK(split.train.size() == motion_count * 4);
+  CHECK(split.test.size() == motion_count * 2);
+  // Split 1 holds out groups 1 and 2 of every class.
+  for (const auto& v : split.test) CHECK((v.path.filename().string().find("_g01_") != std::string::npos || v.path.filename().string().find("_g02_") != std::string::npos));
+  CHECK(ucf101_split(root, 2).test.front().path.filename().string().find("_g03_") != std::string::npos);
+
+  // The decoded test views are the rendered frames (up to the codec's loss): K = 2 clips, 3 crops.
+  const ActionClips clips(split.test, {.frames = 4, .stride = 2, .size = 32, .clips = 2, .crops = 3});
+  const at::Tensor views = clips.test_views(0);
+  REQUIRE(views.sizes() == at::IntArrayRef({6, 3, 4, 32, 32}));
+  const auto& v0 = split.test[0];
+  CHECK(v0.path.filename() == "v_SlideRight_g01_c01.avi");
+  const auto rendered = actions.render(0, 0, 0);
+  // Clip 2 starts at frame 12 - 7 = 5: frames 5, 7, 9, 11; its third crop is the right end.
+  std::vector<at::Tensor> frames;
+  for (std::int64_t t : {5, 7, 9, 11}) frames.push_back(rendered[static_cast<std::size_t>(t)]);
+  const at::Tensor expected = Standardize{}(at::stack(frames).permute({3, 0, 1, 2}).narrow(-1, 16, 32).contiguous());
+  CHECK((views[5] - expected).abs().mean().item<double>() < 0.15);
+  CHECK((views[3] - expected).abs().mean().item<double>() > 0.3);  // the left crop is another picture
+  // Training clips: random in time, always the right size.
+  SplitMix64 rng(1);
+  CHECK(clips.train_clip(1, rng).sizes() == at::IntArrayRef({3, 4, 32, 32}));
+}
+
+TEST_CASE("SyntheticStream: long videos with scene changes, deterministic and seekable", "[eval][source]") {
+  const SyntheticStream stream({.seed = 2, .videos = 2, .frames = 3000, .width = 40, .height = 32, .scene_frames = 200});
+  auto r = stream.open(1);
+  const auto& scenes = r.scene_starts();
+  CHECK(scenes.size() >= 10);
+  CHECK(scenes.front() == 0);
+  for (std::size_t i = 1; i < scenes.size(); ++i) {
+    CHECK(scenes[i] - scenes[i - 1] >= 100);
+    CHECK(scenes[i] - scenes[i - 1] <= 300);
+  }
+  // A scene cut changes the picture more than a frame step inside a scene.
+  const auto cut = scenes[3];
+  r.seek_frame(cut - 2);
+  const at::Tensor before = r.next()->rgb.to(at::kFloat), last = r.next()->rgb.to(at::kFloat), first = r.next()->rgb.to(at::kFloat);
+  CHECK((first - last).abs().mean().item<double>() > 3 * (last - before).abs().mean().item<double>());
+  // Seeking gives the frame reading in order gives; another video differs.
+  auto again = stream.open(1);
+  for (std::int64_t i = 0; i < cut; ++i) (void)again.skip();
+  CHECK(at::equal(again.next()->rgb.to(at::kFloat), first));
+  CHECK_FALSE(at::equal(stream.open(0).next()->rgb, stream.open(1).next()->rgb));
+  CHECK_THROWS_AS(SyntheticStream({.scene_frames = 0}), config_error);
+}
