@@ -16,6 +16,7 @@
 
 #include <longform/sampler.hpp>
 #include <longform/source/synthetic_video.hpp>
+#include <longform/source/video_list.hpp>  // the default source
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/pretrainer.hpp>

@@ -265,7 +265,6 @@ class Pretrainer {
         report.startup_seconds = std::chrono::duration<double>(now - started).count();
       }
       const std::int64_t step = step_ + 1;
-      batch.data = batch.data.to(at::TensorOptions().device(device_), /*non_blocking=*/pin);
       const double lr = schedule(step);
       for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
       optimizer_->zero_grad();
