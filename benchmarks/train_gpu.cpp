@@ -96,9 +96,9 @@ void bench(const char* name, const Args& a, Source source, const char* source_na
   const auto ran = r.last_step - r.first_step;
   std::printf(
       "{\"bench\":\"train_gpu\",\"model\":\"%s\",\"device\":\"%s\",\"source\":\"%s\",\"frames\":%lld,\"size\":%lld,\"batch\":%lld,"
-      "\"bf16\":true,\"steps\":%lld,\"clips_per_s\":%.2f,\"step_s\":%.4f,\"data_wait_share\":%.4f,\"loss\":%.4f}\n",
+      "\"bf16\":%s,\"steps\":%lld,\"clips_per_s\":%.2f,\"step_s\":%.4f,\"data_wait_share\":%.4f,\"loss\":%.4f}\n",
       name, a.device.c_str(), source_name, static_cast<long long>(a.frames), static_cast<long long>(a.size),
-      static_cast<long long>(a.batch), static_cast<long long>(ran), r.clips_per_s, ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0,
+      static_cast<long long>(a.batch), a.device.starts_with("cuda") ? "true" : "false", static_cast<long long>(ran), r.clips_per_s, ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0,
       r.data_wait_share, r.losses.empty() ? 0.0 : r.losses.back());
   std::fflush(stdout);
 }
