@@ -373,7 +373,7 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 21);
+  CHECK(json.size() == 24);
 }
 
 TEST_CASE("WarmupCosine: linear warmup to the peak then cosine towards min_lr", "[train]") {
