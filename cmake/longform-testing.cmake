@@ -8,9 +8,11 @@ function(longform_add_test name)
   target_link_libraries(${name} PRIVATE longform_dev Catch2::Catch2 nlohmann_json::nlohmann_json fmt::fmt)
   target_compile_definitions(${name} PRIVATE
     LONGFORM_TEST_DATA_DIR="${LONGFORM_DATA_DIR}"
-    LONGFORM_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    LONGFORM_CLI="$<TARGET_FILE:longform_cli>")
-  add_dependencies(${name} longform_cli)
+    LONGFORM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  if(TARGET longform_cli)  # absent without FFmpeg
+    target_compile_definitions(${name} PRIVATE LONGFORM_CLI="$<TARGET_FILE:longform_cli>")
+    add_dependencies(${name} longform_cli)
+  endif()
   catch_discover_tests(${name} PROPERTIES FIXTURES_REQUIRED videos TIMEOUT 300
     ENVIRONMENT "OMP_NUM_THREADS=1")
 endfunction()

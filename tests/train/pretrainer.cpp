@@ -16,6 +16,7 @@
 
 #include <longform/sampler.hpp>
 #include <longform/source/synthetic_video.hpp>
+#include <longform/source/video_list.hpp>  // the default source
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/pretrainer.hpp>
@@ -374,7 +375,7 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 24);
+  CHECK(json.size() == 27);
   CHECK(json["dist_timeout_s"] == 300);
 }
 

@@ -52,13 +52,14 @@ inline at::Tensor sinusoid_position_table(std::int64_t n, std::int64_t dim) {
 
 /// Tokens `[N, L, D]` where `keep` (`[N, L]` bool) is true, as `[N, K, D]` in token order; every
 /// sample must keep the same number K (VideoMAE's tube masks do). This is Python's `x[keep].reshape(N, -1, D)`.
+/// A CPU `keep` for device `tokens` is counted on the host, so the GPU is never waited for.
 inline at::Tensor select_tokens(const at::Tensor& tokens, const at::Tensor& keep) {
   TORCH_CHECK(keep.dim() == 2 && keep.size(0) == tokens.size(0) && keep.size(1) == tokens.size(1),
               "select_tokens: mask must be [N, L] = [", tokens.size(0), ", ", tokens.size(1), "], got ", keep.sizes());
   const auto counts = keep.sum(1);
   const auto k = counts[0].item<std::int64_t>();
   TORCH_CHECK(counts.eq(k).all().item<bool>(), "select_tokens: every sample must mask the same number of tokens");
-  const auto index = keep.reshape(-1).nonzero().squeeze(1);
+  const auto index = keep.reshape(-1).nonzero().squeeze(1).to(tokens.device());
   return tokens.reshape({-1, tokens.size(2)}).index_select(0, index).reshape({tokens.size(0), k, tokens.size(2)});
 }
 

@@ -45,6 +45,7 @@
 #include <longform/backbone/x3d.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/host_scalar.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/transform/color_jitter.hpp>
@@ -223,7 +224,7 @@ class MoCoImpl : public torch::nn::Module {
     if (x.size(0) > options_.queue_size)
       throw config_error("longform::MoCo::loss: batch size " + std::to_string(x.size(0)) + " exceeds queue_size " +
                          std::to_string(options_.queue_size));
-    const auto s = step.item<std::int64_t>();
+    const auto s = steps_.get(step);
     const auto v1 = views(x, s, 0), v2 = views(x, s, 1);
     const auto q = normalize(head_q->forward(split_forward(*encoder_q, v1)));
     at::Tensor k;
@@ -250,7 +251,7 @@ class MoCoImpl : public torch::nn::Module {
     momentum_update();
     if (last_keys_.defined()) enqueue(key_gather_ ? key_gather_(last_keys_) : last_keys_);
     last_keys_ = at::Tensor();
-    step.add_(1);
+    steps_.set(step, steps_.get(step) + 1);
   }
 
   /// Data parallelism: `gather(keys)` returns every rank's keys (`[world·B, dim]`, the same on
@@ -274,10 +275,10 @@ class MoCoImpl : public torch::nn::Module {
     at::NoGradGuard no_grad;
     const auto n = keys.size(0), K = queue.size(0);
     TORCH_CHECK(n <= K, "longform::MoCo: cannot enqueue ", n, " keys into a queue of ", K);
-    const auto ptr = queue_ptr.item<std::int64_t>();
+    const auto ptr = queue_at_.get(queue_ptr);
     const auto rows = at::arange(ptr, ptr + n, at::TensorOptions(at::kLong).device(queue.device())).remainder(K);
     queue.index_copy_(0, rows, keys.to(queue.scalar_type()));
-    queue_ptr.fill_((ptr + n) % K);
+    queue_at_.set(queue_ptr, (ptr + n) % K);
   }
 
   /// The two augmented views of step `s` (`view` 0 or 1), `[B, 3, T, S, S]`.
@@ -331,6 +332,7 @@ class MoCoImpl : public torch::nn::Module {
   MoCoOptions options_;
   at::Tensor last_keys_;
   std::function<at::Tensor(const at::Tensor&)> key_gather_;
+  HostScalar steps_, queue_at_;  // `step` and `queue_ptr` without a device sync
 };
 
 /// `MoCo<Encoder>`: the objective (an `SslObjective`), a holder of `MoCoImpl<Encoder>`

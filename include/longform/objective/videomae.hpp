@@ -37,6 +37,7 @@
 #include <longform/backbone/vit.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/host_scalar.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/objective/moco.hpp>  // detail::step_seed, detail::permutation
@@ -194,8 +195,8 @@ class VideoMAEImpl : public torch::nn::Module {
     if (!x.defined() || x.dim() != 5 || x.size(1) != eo.in_channels || !at::isFloatingType(x.scalar_type()))
       throw config_error("longform::VideoMAE::loss: batch.data must be float [B, " + std::to_string(eo.in_channels) +
                          ", T, H, W], got " + (x.defined() ? detail::shape_string(x.sizes()) : std::string("undefined")));
-    const auto mask = make_mask(x.size(0), x.size(2), x.size(3), x.size(4), step.item<std::int64_t>()).to(x.device());
-    return loss_with_mask(x, mask);
+    // The mask stays on the host: token selection counts it there, so the step never waits for the GPU.
+    return loss_with_mask(x, make_mask(x.size(0), x.size(2), x.size(3), x.size(4), steps_.get(step)));
   }
 
   /// The loss for given masks (`[B, L]` bool, the same count per sample).
@@ -221,7 +222,7 @@ class VideoMAEImpl : public torch::nn::Module {
   std::vector<at::Tensor> trainable_parameters() const { return this->parameters(); }
 
   /// Advances the step counter (new masks next step).
-  void after_step() { step.add_(1); }
+  void after_step() { steps_.set(step, steps_.get(step) + 1); }
 
   /// The options the objective was built with (`decoder.num_outputs` as set from the encoder).
   [[nodiscard]] const VideoMAEOptions& options() const noexcept { return options_; }
@@ -235,6 +236,7 @@ class VideoMAEImpl : public torch::nn::Module {
  private:
   VideoMAEOptions options_;
   at::Tensor decoder_pos_;
+  HostScalar steps_;  // `step` without a device sync
 };
 
 /// `VideoMAE<Encoder>`: the objective (an `SslObjective`), a holder of `VideoMAEImpl<Encoder>`

@@ -64,6 +64,8 @@ struct PretrainerOptions {
   double grad_clip = 0.0;            ///< max global L2 norm of the gradients; 0 = no clipping
   bool bf16 = true;                  ///< autocast the loss's forward to bfloat16 on CUDA (ignored on CPU)
   bool channels_last = false;        ///< 5-D weights in channels-last-3d (backbone/memory_format.hpp): X3D's depthwise convs run faster
+  bool cudnn_benchmark = false;      ///< CUDA: cuDNN times its algorithms for each new input shape and keeps the fastest (clips have one shape)
+  std::int64_t sync_every = 1;       ///< read loss and gradient norm back (one host sync) every N steps: checks and metrics happen then
   std::string device = "cpu";        ///< "cpu", "cuda", "cuda:1"
   std::uint64_t seed = 0;            ///< seeds LibTorch's default generators at the start of a fresh run
   std::int64_t checkpoint_every = 0; ///< write a checkpoint every N steps (and always after the last); 0 = last only
@@ -114,6 +116,7 @@ inline void validate(const PretrainerOptions& o) {
   positive("batch", o.batch);
   positive("size", o.size);
   positive("prefetch", o.prefetch);
+  positive("sync_every", o.sync_every);
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw options_error("lr", "must be finite and positive (was " + detail::show(o.lr) + ")");
   non_negative("min_lr", o.min_lr);
   if (o.min_lr > o.lr) throw options_error("min_lr", "must not exceed lr (was " + detail::show(o.min_lr) + " > " + detail::show(o.lr) + ")");
@@ -145,8 +148,8 @@ inline void validate(const PretrainerOptions& o) {
 // NOTE: at global scope, as Boost.Hana requires. The member list is the one place to extend when
 // an option is added; `to_json` and the CLI's `--config` follow it.
 BOOST_HANA_ADAPT_STRUCT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1,
-                        beta2, momentum, grad_clip, bf16, channels_last, device, seed, checkpoint_every, out_dir, resume, prefetch, threads,
-                        progress, distributed, dist_timeout_s, dist_bucket_mib);
+                        beta2, momentum, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every,
+                        out_dir, resume, prefetch, threads, progress, distributed, dist_timeout_s, dist_bucket_mib);
 
 namespace longform {
 

@@ -7,10 +7,16 @@
 ///     auto report = trainer.run();
 ///
 /// One step: the next `ClipBatch` of
-///     source | sample(sampler) | transform(ShortSideScale | CenterCrop | Standardize) | batch(B) | prefetch(N)
-/// (decoded on a producer thread while the model trains) goes to the device; `objective.loss(batch)`
-/// (under bf16 autocast on CUDA); backward; global-norm gradient clipping; the optimizer (AdamW or
-/// SGD) steps at the `WarmupCosine` learning rate of the step; `objective.after_step()`.
+///     source | sample(sampler) | transform(ToDevice | ShortSideScale | CenterCrop | Standardize) | batch(B) | prefetch(N)
+/// (decoded on a producer thread while the model trains); `objective.loss(batch)` (under bf16
+/// autocast on CUDA); backward; global-norm gradient clipping; the optimizer (AdamW or SGD) steps
+/// at the `WarmupCosine` learning rate of the step; `objective.after_step()`.
+///
+/// On CUDA the sampler's `uint8` clips go up as they are (4× less than float): pinned memory,
+/// copied `non_blocking` on the prefetcher's side stream, and resized, cropped and standardized
+/// there on the GPU while the previous batch trains (pipeline/prefetch.hpp). Inside a step nothing
+/// waits for the GPU: loss and gradient norm stay on the device and are read back together every
+/// `sync_every` steps (one host sync), which is when they are checked and logged.
 ///
 /// What a run leaves in `out_dir`:
 /// - `metrics.jsonl`: one line per step — step, loss, lr, grad_norm, clips_per_s, step_s,
@@ -27,7 +33,9 @@
 ///
 /// Failure. A non-finite loss or gradient norm stops the run with a `nonfinite_error` naming the
 /// step, before the optimizer steps: the weights, the checkpoint on disk and the metrics stay
-/// those of the last good step. A checkpoint is never written from non-finite weights.
+/// those of the last good step. A checkpoint is never written from non-finite weights. (With
+/// `sync_every` N > 1 the values are read only every N steps: the error still names the first bad
+/// step, but the steps up to the read were applied; the checkpoint on disk is still a good one.)
 ///
 /// Data parallelism. Launched as N processes with torchrun's variables (`WORLD_SIZE` > 1, see
 /// distributed/env.hpp; `options.distributed` turns it off), a Pretrainer joins the job through
@@ -73,6 +81,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
+#include <ATen/ops/where.h>
 #include <ATen/ops/zeros.h>
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
@@ -94,7 +103,6 @@
 #include <longform/sampler/concepts.hpp>
 #include <longform/source/concepts.hpp>
 #include <longform/source/sharded.hpp>
-#include <longform/source/video_list.hpp>
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/progress.hpp>
@@ -103,8 +111,11 @@
 #include <longform/transform/compose.hpp>
 #include <longform/transform/resize.hpp>
 #include <longform/transform/standardize.hpp>
+#include <longform/transform/to_device.hpp>
 
 namespace longform {
+
+class VideoList;  // the default source (source/video_list.hpp, which needs FFmpeg): include it to use the default
 
 /// An objective that draws its randomness (augmentations, masks) from its own generator and shows
 /// it, so checkpoints save and restore it: `at::Generator generator()` (a handle; copies share state).
@@ -264,7 +275,8 @@ class Pretrainer {
     using clock = std::chrono::steady_clock;
     const int world = world_size();
     auto telemetry = std::make_shared<Telemetry>();
-    const bool pin = device_.is_cuda();
+    ToDevice upload;  // CPU: a no-op; CUDA: the uint8 clip, pinned, non_blocking (on the prefetcher's side stream)
+    upload.device = device_;
     ShortSideScale scale;
     scale.size = options_.size;
     SampleOptions sampling;
@@ -272,13 +284,9 @@ class Pretrainer {
     sampling.resume = resume_;
     Sharded<Source> shard(source_, static_cast<std::size_t>(rank()), static_cast<std::size_t>(world));
     auto batches = shard | views::sample(sampler_, std::move(sampling)) |
-                   views::transform(scale | CenterCrop(options_.size) | Standardize{}) | views::batch(options_.batch, /*drop_last=*/true) |
-                   views::transform([pin](ClipBatch b) {
-                     // Page-locked on the producer thread, so the copy to the GPU overlaps compute.
-                     if (pin) b.data = b.data.pin_memory();
-                     return b;
-                   }) |
-                   views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry);
+                   views::transform(upload | scale | CenterCrop(options_.size) | Standardize{}) |
+                   views::batch(options_.batch, /*drop_last=*/true) |
+                   views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry, device_);
 
     const WarmupCosine schedule = WarmupCosine::of(options_);
     ProgressBar progress(options_.steps, step_, options_.progress && rank() == 0);
@@ -287,15 +295,52 @@ class Pretrainer {
     std::int64_t wait_at_first = 0;
     std::int64_t clips = 0;
     bool peer_ran_out = false;
+    // Steps whose loss and gradient norm are still on the device; read back together (one sync),
+    // checked, and logged by `drain`.
+    struct Unread {
+      std::int64_t step, clips;
+      double lr;
+      at::Tensor loss, grad_norm;
+    };
+    std::vector<Unread> unread;
+    auto drain = [&] {
+      if (unread.empty()) return;
+      std::vector<at::Tensor> values;
+      for (const auto& u : unread) {
+        values.push_back(u.loss.to(at::kDouble));
+        values.push_back(u.grad_norm.to(at::kDouble));
+      }
+      const at::Tensor host = at::stack(values).cpu();
+      const double* v = host.const_data_ptr<double>();
+      const auto done = clock::now();
+      const double window_s = std::chrono::duration<double>(done - previous).count();
+      previous = done;
+      std::int64_t window_clips = 0;
+      for (const auto& u : unread) window_clips += u.clips;
+      const double step_s = window_s / static_cast<double>(unread.size());
+      const double clips_per_s = window_s > 0 ? static_cast<double>(window_clips) / window_s : 0.0;
+      const double elapsed = std::chrono::duration<double>(done - first).count();
+      const double wait = static_cast<double>(telemetry->wait_ns.load() - wait_at_first) * 1e-9;
+      for (std::size_t i = 0; i < unread.size(); ++i) {
+        const auto& u = unread[i];
+        const double loss_value = v[2 * i], grad_norm = v[2 * i + 1];
+        if (!std::isfinite(loss_value)) throw nonfinite_error(u.step, "loss", loss_value, checkpoint_note());
+        if (!std::isfinite(grad_norm)) throw nonfinite_error(u.step, "gradient norm", grad_norm, checkpoint_note());
+        report.losses.push_back(loss_value);
+        write_metrics(u.step, loss_value, u.lr, grad_norm, clips_per_s, step_s, elapsed > 0 ? wait / elapsed : 0.0,
+                      telemetry->amplification(), elapsed);
+        progress.update(u.step, loss_value, u.lr, clips_per_s);
+      }
+      unread.clear();
+    };
     for (ClipBatch batch : batches) {  // by value: the view hands out copies (cheap tensor handles)
       const auto now = clock::now();
-      if (report.losses.empty()) {
+      if (step_ == report.first_step) {
         first = previous = now;
         wait_at_first = telemetry->wait_ns.load();
         report.startup_seconds = std::chrono::duration<double>(now - started).count();
       }
       const std::int64_t step = step_ + 1;
-      batch.data = batch.data.to(at::TensorOptions().device(device_), /*non_blocking=*/pin);
       const double lr = schedule(step);
       for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
       optimizer_->zero_grad();
@@ -307,50 +352,43 @@ class Pretrainer {
       }
       TORCH_CHECK(loss.defined() && loss.numel() == 1, "Pretrainer: the objective's loss must be a scalar, got ",
                   loss.defined() ? loss.sizes() : at::IntArrayRef{});
-      double loss_value = loss.detach().item<double>();
+      at::Tensor logged_loss = loss.detach().reshape({});
       if (group_) {
-        // {loss, 1} summed: the mean loss, and whether every rank had a batch for this step.
-        const at::Tensor both = at::tensor({loss_value, 1.0}, at::kDouble).to(device_);
+        // {loss, 1} summed over the ranks: the mean loss, and whether every rank had a batch for this
+        // step. Read on the host every step (a data-parallel job syncs here): a rank that ran out of
+        // clips must stop every rank at the same step.
+        const at::Tensor both = at::stack({logged_loss.to(at::kDouble), at::ones({}, logged_loss.options().dtype(at::kDouble))});
         group_->all_reduce(both);
-        const at::Tensor host = both.cpu();
-        if (host[1].item<double>() < world) {
+        if (both[1].item<double>() < world) {
           peer_ran_out = true;
           break;
         }
-        loss_value = host[0].item<double>() / world;
+        logged_loss = both[0] / world;
       }
-      if (!std::isfinite(loss_value)) throw nonfinite_error(step, "loss", loss_value, checkpoint_note());
       loss.backward();
       if (reducer_) reducer_->synchronize();
-      const double grad_norm = clip_gradients();
-      if (!std::isfinite(grad_norm)) throw nonfinite_error(step, "gradient norm", grad_norm, checkpoint_note());
+      const std::int64_t b = batch.data.size(0) * world;
+      unread.push_back({step, b, lr, logged_loss, clip_gradients()});
+      // Checked before the optimizer steps: with sync_every = 1 nothing of a bad step is applied.
+      if (static_cast<std::int64_t>(unread.size()) >= options_.sync_every) drain();
       optimizer_->step();
       objective_.after_step();
 
       step_ = step;
       resume_ = batch.resume;  // the consumed batch's state, not the producer's read-ahead
-      report.losses.push_back(loss_value);
-      const std::int64_t b = batch.data.size(0) * world;
       clips += b;
-
-      const auto done = clock::now();
-      const double step_s = std::chrono::duration<double>(done - previous).count();
-      previous = done;
-      const double elapsed = std::chrono::duration<double>(done - first).count();
-      const double wait = static_cast<double>(telemetry->wait_ns.load() - wait_at_first) * 1e-9;
-      const double clips_per_s = step_s > 0 ? static_cast<double>(b) / step_s : 0.0;
-      write_metrics(step, loss_value, lr, grad_norm, clips_per_s, step_s, elapsed > 0 ? wait / elapsed : 0.0,
-                    telemetry->amplification(), elapsed);
-      progress.update(step, loss_value, lr, clips_per_s);
-      if (options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0 && step < last) save_checkpoint();
+      const bool checkpoint = options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0 && step < last;
+      if (checkpoint || step_ >= last) drain();
+      if (checkpoint) save_checkpoint();
       if (step_ >= last) break;
     }
+    drain();  // the sampler ran out with steps unread
     progress.finish();
     // This rank ran out of clips: tell the others, which wait in the step's all-reduce.
     if (group_ && step_ < last && !peer_ran_out) group_->all_reduce(at::zeros({2}, at::TensorOptions().dtype(at::kDouble).device(device_)));
     report.exhausted = step_ < last;
     report.last_step = step_;
-    if (!report.losses.empty()) {
+    if (step_ > report.first_step) {
       report.seconds = std::chrono::duration<double>(clock::now() - first).count();
       report.data_wait_share = report.seconds > 0 ? static_cast<double>(telemetry->wait_ns.load() - wait_at_first) * 1e-9 / report.seconds : 0;
       report.clips_per_s = report.seconds > 0 ? static_cast<double>(clips) / report.seconds : 0;
@@ -405,6 +443,7 @@ class Pretrainer {
       const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options_.dist_timeout_s * 1000));
       group_ = std::make_shared<ProcessGroup>(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
     }
+    if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
     if (options_.threads > 0) ThreadBudget::plan(static_cast<int>(options_.threads), 1).apply();
     objective_.module().to(device_);
     if (options_.channels_last) to_memory_format(objective_.module(), at::MemoryFormat::ChannelsLast3d);
@@ -495,23 +534,23 @@ class Pretrainer {
     return st;
   }
 
-  // Global L2 norm of the gradients (one device sync); scales them down to `grad_clip` when above it.
-  double clip_gradients() {
-    std::vector<at::Tensor> norms;
-    norms.reserve(params_.size());
+  // Global L2 norm of the gradients, left on the device (no sync); scales them down to `grad_clip`
+  // when above it (a non-finite norm scales nothing: the step is refused when the norm is read).
+  at::Tensor clip_gradients() {
+    std::vector<at::Tensor> grads, norms;
     for (const auto& p : params_) {
-      if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm());
+      if (p.grad().defined()) grads.push_back(p.grad().detach());
     }
-    if (norms.empty()) return 0.0;
+    if (grads.empty()) return at::zeros({}, at::TensorOptions(at::kDouble).device(device_));
+    norms.reserve(grads.size());
+    for (const auto& g : grads) norms.push_back(g.to(at::kFloat).norm());
     const at::Tensor total = at::stack(norms).norm();
-    const double norm = total.item<double>();
-    if (options_.grad_clip > 0 && std::isfinite(norm) && norm > options_.grad_clip) {
-      const double scale = options_.grad_clip / (norm + 1e-6);
-      for (auto& p : params_) {
-        if (p.grad().defined()) p.grad().detach().mul_(scale);
-      }
+    if (options_.grad_clip > 0) {
+      const at::Tensor norm = total.to(at::kDouble);
+      const at::Tensor scale = at::where(norm.gt(options_.grad_clip), norm.add(1e-6).reciprocal().mul(options_.grad_clip), 1.0);
+      for (auto& g : grads) g.mul_(scale);
     }
-    return norm;
+    return total;
   }
 
   std::string checkpoint_note() const {
