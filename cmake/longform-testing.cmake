@@ -2,7 +2,8 @@
 include_guard(GLOBAL)
 
 # longform_add_test(NAME SOURCES...): one Catch2 executable, its cases registered with CTest.
-# Test cases that need real footage carry the tag [videos]; they get the fetch fixture.
+# Test cases that need real footage carry the tag [videos]; they get the fetch fixture. Each case
+# is labelled with NAME (`ctest -L test_io`).
 function(longform_add_test name)
   add_executable(${name} ${ARGN} $<TARGET_OBJECTS:longform_catch_main>)
   target_link_libraries(${name} PRIVATE longform_dev Catch2::Catch2 nlohmann_json::nlohmann_json fmt::fmt)
@@ -11,7 +12,7 @@ function(longform_add_test name)
     LONGFORM_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     LONGFORM_CLI="$<TARGET_FILE:longform_cli>")
   add_dependencies(${name} longform_cli)
-  catch_discover_tests(${name} PROPERTIES FIXTURES_REQUIRED videos TIMEOUT 300
+  catch_discover_tests(${name} PROPERTIES FIXTURES_REQUIRED videos TIMEOUT 300 LABELS ${name}
     ENVIRONMENT "OMP_NUM_THREADS=1")
 endfunction()
 

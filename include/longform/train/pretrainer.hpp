@@ -25,6 +25,9 @@
 /// `generator()`, see `ObjectiveWithGenerator`) are saved. So on CPU, resuming after step k
 /// continues with the same batches and bit-identical losses as the uninterrupted run.
 ///
+/// Bad videos. A video that fails to open or decode is skipped (logged on stderr, listed in
+/// `PretrainReport::skipped`), and the run goes on with the others; see `ContextOptions::skip_bad_videos`.
+///
 /// Failure. A non-finite loss or gradient norm stops the run with a `nonfinite_error` naming the
 /// step, before the optimizer steps: the weights, the checkpoint on disk and the metrics stay
 /// those of the last good step. A checkpoint is never written from non-finite weights.
@@ -117,6 +120,8 @@ struct PretrainReport {
   double decode_amplification = 0;      ///< frames decoded per frame used
   double clips_per_s = 0;               ///< clips trained on per second of `seconds`
   bool exhausted = false;               ///< the sampler ran out of clips before the last step
+  std::int64_t corrupt_packets = 0;     ///< packets the decoder rejected and skipped (the stream went on)
+  std::vector<SkippedVideo> skipped;    ///< videos skipped because they failed to open or decode
   std::filesystem::path checkpoint;     ///< the last checkpoint written (empty: none)
 };
 
@@ -252,6 +257,7 @@ class Pretrainer {
       write_metrics(step, loss_value, lr, grad_norm, clips_per_s, step_s, elapsed > 0 ? wait / elapsed : 0.0,
                     telemetry->amplification(), elapsed);
       progress.update(step, loss_value, lr, clips_per_s);
+      log_skipped(*telemetry, report.skipped);
       if (options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0 && step < last) save_checkpoint();
       if (step_ >= last) break;
     }
@@ -264,6 +270,8 @@ class Pretrainer {
       report.clips_per_s = report.seconds > 0 ? static_cast<double>(clips) / report.seconds : 0;
     }
     report.decode_amplification = telemetry->amplification();
+    report.corrupt_packets = telemetry->corrupt_packets.load();
+    log_skipped(*telemetry, report.skipped);
     if (!options_.out_dir.empty() && last_checkpoint_step_ != step_) save_checkpoint();
     report.checkpoint = last_checkpoint_;
     return report;
@@ -360,6 +368,15 @@ class Pretrainer {
       }
     }
     return norm;
+  }
+
+  // Appends the videos skipped since the last call to `skipped`, saying so on stderr.
+  static void log_skipped(const Telemetry& telemetry, std::vector<SkippedVideo>& skipped) {
+    if (static_cast<std::size_t>(telemetry.videos_skipped.load()) == skipped.size()) return;
+    for (auto& s : telemetry.skipped(skipped.size())) {
+      std::fprintf(stderr, "longform: skipped %s: %s\n", s.video.c_str(), s.error.c_str());
+      skipped.push_back(std::move(s));
+    }
   }
 
   std::string checkpoint_note() const {
