@@ -133,6 +133,25 @@ TEST_CASE("hostile corpus: a corrupted packet mid-stream is skipped and counted,
   CHECK(telemetry->videos_skipped == 0);
 }
 
+TEST_CASE("hostile corpus: frame indices after a frame the decoder dropped are those of the clean file", "[io][videos][corpus]") {
+  // Regression: indices used to count decoded frames, so every frame after a dropped one was off by one.
+  std::map<std::int64_t, std::int64_t> clean;  // PTS -> index
+  VideoReader reader(lt::video("vtest_h264.mp4"));
+  while (auto f = reader.next()) clean.emplace(f->pts, f->index);
+  VideoReader forward(hostile("corrupt_frame.mp4"));  // no frame index built: indices from the packets fed
+  VideoReader indexed(hostile("corrupt_frame.mp4"));
+  REQUIRE(indexed.frame_count() == 795);             // the index counts the damaged frame's packet
+  std::int64_t n = 0;
+  while (auto f = forward.next()) {
+    auto g = indexed.next();
+    REQUIRE(g);
+    REQUIRE(f->index == clean.at(f->pts));
+    REQUIRE(g->index == f->index);
+    ++n;
+  }
+  CHECK(n == 794);
+}
+
 TEST_CASE("hostile corpus: odd but valid videos decode: VFR, 1x1 frames", "[io][videos][corpus]") {
   const auto vfr = hostile("vfr.mkv");
   CHECK(static_cast<std::int64_t>(indices_of(vfr).size()) == std::stoll(lt::probe(vfr, "stream=nb_read_frames", "-count_frames")));

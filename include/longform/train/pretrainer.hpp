@@ -414,22 +414,22 @@ class Pretrainer {
   }
 
   // Opens metrics.jsonl for appending; on resume, drops lines of steps after the checkpoint (a run
-  // that crashed after its last checkpoint logged steps that will now be run again).
+  // that crashed after its last checkpoint logged steps that will now be run again). The kept lines
+  // are rewritten atomically: a run killed right here must not lose the history.
   void open_metrics(std::int64_t keep_until) {
     if (options_.out_dir.empty()) return;
     const auto path = metrics_path();
-    std::vector<std::string> kept;
+    std::string kept;
     if (keep_until >= 0) {
       std::ifstream in(path);
       for (std::string line; std::getline(in, line);) {
         const auto s = detail::json_step(line);
-        if (s >= 0 && s <= keep_until) kept.push_back(line);
+        if (s >= 0 && s <= keep_until) kept += line + '\n';
       }
     }
-    metrics_ = std::fopen(path.c_str(), "w");
+    write_atomically(path, [&](const ByteSink& sink) { sink(kept.data(), kept.size()); });
+    metrics_ = std::fopen(path.c_str(), "a");
     if (!metrics_) throw config_error(path.string() + ": cannot open for writing");
-    for (const auto& line : kept) std::fprintf(metrics_, "%s\n", line.c_str());
-    std::fflush(metrics_);
   }
 
   void write_metrics(std::int64_t step, double loss, double lr, double grad_norm, double clips_per_s, double step_s, double wait_share,
