@@ -2,18 +2,24 @@
 include_guard(GLOBAL)
 
 # longform_add_test(NAME SOURCES...): one Catch2 executable, its cases registered with CTest.
-# Test cases that need real footage carry the tag [videos]; they get the fetch fixture.
+# Test cases that need real footage carry the tag [videos]; they get the fetch fixture. Each case
+# is labelled with NAME (`ctest -L test_io`).
+# The `longform` command the tests run: this build's, or LONGFORM_TEST_CLI (the sanitizer stage of
+# scripts/test reuses the main build's, so that it compiles only the test programs).
+set(LONGFORM_TEST_CLI "" CACHE FILEPATH "A built `longform` command for the tests to run (default: this build's)")
 function(longform_add_test name)
   add_executable(${name} ${ARGN} $<TARGET_OBJECTS:longform_catch_main>)
   target_link_libraries(${name} PRIVATE longform_dev Catch2::Catch2 nlohmann_json::nlohmann_json fmt::fmt)
   target_compile_definitions(${name} PRIVATE
     LONGFORM_TEST_DATA_DIR="${LONGFORM_DATA_DIR}"
     LONGFORM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  if(TARGET longform_cli)  # absent without FFmpeg
+  if(LONGFORM_TEST_CLI)
+    target_compile_definitions(${name} PRIVATE LONGFORM_CLI="${LONGFORM_TEST_CLI}")
+  elseif(TARGET longform_cli)  # absent without FFmpeg
     target_compile_definitions(${name} PRIVATE LONGFORM_CLI="$<TARGET_FILE:longform_cli>")
     add_dependencies(${name} longform_cli)
   endif()
-  catch_discover_tests(${name} PROPERTIES FIXTURES_REQUIRED videos TIMEOUT 300
+  catch_discover_tests(${name} PROPERTIES FIXTURES_REQUIRED videos TIMEOUT 300 LABELS ${name}
     ENVIRONMENT "OMP_NUM_THREADS=1")
 endfunction()
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <longform/core/error.hpp>
+#include <longform/io/video_reader.hpp>
 #include <longform/sampler/context.hpp>
 #include <longform/source/concepts.hpp>
 
@@ -30,6 +31,8 @@ class AnyReader {
   void seek_frame(std::int64_t k) { impl_->seek_frame(k); }
   [[nodiscard]] std::int64_t frame_count() const { return impl_->frame_count(); }
   [[nodiscard]] bool seekable() const { return impl_->seekable(); }
+  /// The wrapped reader's `stats()`; for readers without, the frames it returned.
+  [[nodiscard]] ReaderStats stats() const { return impl_->stats(); }
 
  private:
   struct base {
@@ -40,17 +43,22 @@ class AnyReader {
     virtual void seek_frame(std::int64_t) = 0;
     [[nodiscard]] virtual std::int64_t frame_count() const = 0;
     [[nodiscard]] virtual bool seekable() const = 0;
+    [[nodiscard]] virtual ReaderStats stats() const = 0;
   };
   template <class R>
   struct model final : base {
     explicit model(R r) : reader(std::move(r)) {}
-    std::optional<Frame> next() override { return reader.next(); }
+    std::optional<Frame> next() override {
+      auto f = reader.next();
+      frames += f.has_value();
+      return f;
+    }
     [[nodiscard]] const VideoInfo& info() const override { return reader.info(); }
     std::optional<std::int64_t> skip() override {
       if constexpr (detail::SkippingReader<R>) {
         return reader.skip();
       } else {
-        auto f = reader.next();
+        auto f = next();
         return f ? std::optional<std::int64_t>(f->index) : std::nullopt;
       }
     }
@@ -66,7 +74,12 @@ class AnyReader {
       if constexpr (detail::ReaderWithSeekableFlag<R>) return reader.seekable();
       else return SeekableFrameReader<R>;
     }
+    [[nodiscard]] ReaderStats stats() const override {
+      if constexpr (detail::ReaderWithStats<R>) return reader.stats();
+      else return {.frames = frames};
+    }
     mutable R reader;  // some readers count frames lazily (a non-const frame_count)
+    std::int64_t frames = 0;  // frames returned, for readers without stats
   };
   std::unique_ptr<base> impl_;
 };

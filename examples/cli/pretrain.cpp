@@ -148,18 +148,25 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
                                                                .height = (side + 1) / 2 * 2}));
   }
   longform::ReaderOptions reader{.threads = budget.decoder};
-  const auto decode_at = [&](const std::string& first) {  // decode straight to the short side (swscale)
-    const auto info = longform::VideoReader(first, {.threads = 1}).info();
-    (info.width >= info.height ? reader.height : reader.width) = a.options.size;
+  // Decode straight to the short side (swscale), as the first video that opens is oriented; the
+  // run skips the ones that do not open (and says so), so they must not stop it here either.
+  const auto decode_at = [&](const auto& source) {
+    for (std::size_t i = 0; i < source.size(); ++i) {
+      try {
+        const auto info = longform::VideoReader(source.name(i), {.threads = 1}).info();
+        (info.width >= info.height ? reader.height : reader.width) = a.options.size;
+        return;
+      } catch (const longform::decode_error&) {
+      }
+    }
+    reader.height = a.options.size;  // none opens: the run will report why
   };
   if (!a.videos.empty()) {
-    auto list = longform::VideoList::from_path(a.videos);
-    decode_at(list.paths().front());
+    decode_at(longform::VideoList::from_path(a.videos));
     return longform::cli::AnySource(longform::VideoList::from_path(a.videos, reader));
   }
   const auto root = a.ava_root.empty() ? std::filesystem::path(a.ava).parent_path() : std::filesystem::path(a.ava_root);
-  longform::AvaVideos probe(a.ava, root);
-  decode_at(probe.name(0));
+  decode_at(longform::AvaVideos(a.ava, root));
   return longform::cli::AnySource(longform::AvaVideos(a.ava, root, {}, reader));
 }
 
@@ -176,6 +183,8 @@ nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
   const auto r = trainer.run(a.stop_at);
   if (trainer.rank() != 0) return nullptr;  // one summary per job
   const auto ran = r.last_step - r.first_step;
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& v : r.skipped) skipped.push_back({{"video", v.video}, {"error", v.error}});
   nlohmann::json line{{"method", a.method},
                       {"sampler", a.sampler},
                       {"steps", r.last_step},
@@ -188,6 +197,8 @@ nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
                       {"data_wait_share", r.data_wait_share},
                       {"decode_amplification", r.decode_amplification},
                       {"exhausted", r.exhausted},
+                      {"corrupt_packets", r.corrupt_packets},
+                      {"videos_skipped", skipped},
                       {"checkpoint", r.checkpoint.string()},
                       {"options", nlohmann::json::parse(longform::to_json(a.options))}};
   return line;

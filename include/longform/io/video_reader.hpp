@@ -7,7 +7,9 @@
 /// - `seek_frame(k)` / `seek_time(t)` are exact: a keyframe seek, then decoding forward to the
 ///   target's PTS. Frame positions come from the sorted PTS of every video packet (one demux-only
 ///   pass, made on first need), never from `t · fps`, so B-frames and variable frame rate are exact.
-/// - A corrupt packet is skipped and counted (`stats().corrupt_packets`); a read error mid-stream
+/// - A corrupt packet is skipped and counted (`stats().corrupt_packets`), and the frames after it
+///   keep their true indices (a frame's index counts the packets before it, not the frames that
+///   decoded); a read error mid-stream
 ///   (truncated file, closed pipe) ends the stream after the frames that decoded
 ///   (`stats().stopped_by` says why). Failing to open is an `open_error`.
 #pragma once
@@ -17,9 +19,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <iterator>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,7 +56,7 @@ struct ReaderOptions {
 struct ReaderStats {
   std::int64_t packets = 0;          ///< video packets sent to the decoder
   std::int64_t frames = 0;           ///< frames decoded (including those skipped while seeking)
-  std::int64_t corrupt_packets = 0;  ///< packets the decoder rejected, skipped
+  std::int64_t corrupt_packets = 0;  ///< packets the decoder rejected (skipped) or decoded with errors concealed
   std::string stopped_by;            ///< empty after a clean end of file; else the read error's text
 };
 
@@ -232,8 +237,14 @@ class VideoReader {
     format_.reset(raw);
     detail::check<open_error>(avformat_find_stream_info(format_.get(), nullptr), info_.path, "read stream info");
 
+    // A still image is a one-frame "video" to FFmpeg (its image demuxers are `image2` and `*_pipe`);
+    // a list of training videos that names one has a mistake in it, so say so.
+    const std::string_view demuxer = format_->iformat->name;
+    if (demuxer.starts_with("image2") || demuxer.ends_with("_pipe")) {
+      throw open_error(info_.path, "open", "a still image (" + std::string(demuxer) + "), not a video", AVERROR_STREAM_NOT_FOUND);
+    }
     const AVCodec* decoder = nullptr;
-    const int stream = av_find_best_stream(format_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
+    const int stream = av_find_best_stream(format_.get(), AVMEDIA_TYPE_VIDEO, video_stream_candidate(), -1, &decoder, 0);
     if (stream == AVERROR_STREAM_NOT_FOUND) throw open_error(info_.path, "open", "no video stream", stream);
     if (stream == AVERROR_DECODER_NOT_FOUND || !decoder) {
       throw open_error(info_.path, "open", "no decoder for this video codec", AVERROR_DECODER_NOT_FOUND);
@@ -275,6 +286,22 @@ class VideoReader {
     }
   }
 
+  // The first video stream that is not cover art (an `attached_pic`: one picture that FFmpeg shows as
+  // a video stream of an audio file), for `av_find_best_stream`, which would pick it; -1: any.
+  // @throws open_error when the input's only video is cover art.
+  [[nodiscard]] int video_stream_candidate() const {
+    bool cover_art = false;
+    int first_video = -1;
+    for (unsigned i = 0; i < format_->nb_streams; ++i) {
+      const AVStream* s = format_->streams[i];
+      if (s->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
+      if (s->disposition & AV_DISPOSITION_ATTACHED_PIC) cover_art = true;
+      else if (first_video < 0) first_video = static_cast<int>(i);
+    }
+    if (cover_art && first_video < 0) throw open_error(info_.path, "open", "no video stream (only cover art)", AVERROR_STREAM_NOT_FOUND);
+    return cover_art ? first_video : -1;
+  }
+
   [[nodiscard]] double to_seconds(std::int64_t pts) const {
     return static_cast<double>(pts) * av_q2d(stream_->time_base);
   }
@@ -286,6 +313,7 @@ class VideoReader {
       const int rc = avcodec_receive_frame(codec_.get(), frame_.get());
       if (rc == 0) {
         ++stats_.frames;
+        if (frame_->decode_error_flags != 0 || (frame_->flags & AV_FRAME_FLAG_CORRUPT)) ++stats_.corrupt_packets;
         return true;
       }
       if (rc == AVERROR_EOF) {
@@ -320,6 +348,7 @@ class VideoReader {
       }
       // While skipping ahead, frames before the target that nothing references need no decoding.
       const std::int64_t pts = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts;
+      if (!index_built_ && pts != AV_NOPTS_VALUE && counts_as_frame(*packet_)) fed_pts_.insert(pts);
       codec_->skip_frame = pts != AV_NOPTS_VALUE && pts < discard_before_ ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
       const int sent = avcodec_send_packet(codec_.get(), packet_.get());
       av_packet_unref(packet_.get());
@@ -328,6 +357,9 @@ class VideoReader {
       return;
     }
   }
+
+  // A packet that is a frame of the video (the index's entries): not empty, not marked for discarding.
+  static bool counts_as_frame(const AVPacket& p) { return p.size > 0 && !(p.flags & AV_PKT_FLAG_DISCARD); }
 
   [[nodiscard]] std::int64_t frame_pts() const {
     return frame_->best_effort_timestamp != AV_NOPTS_VALUE ? frame_->best_effort_timestamp : frame_->pts;
@@ -380,9 +412,16 @@ class VideoReader {
     return out;
   }
 
-  // Position of a PTS in presentation order: from the index when there is one, else by counting.
-  [[nodiscard]] std::int64_t index_of(std::int64_t pts) const {
-    if (!index_built_) return next_index_;
+  // Position of a PTS in presentation order: from the index when there is one; else the frames
+  // before it, counted from the packets fed so far (a frame the decoder dropped still counts).
+  // Frames come out in PTS order after every packet with a smaller PTS went in.
+  [[nodiscard]] std::int64_t index_of(std::int64_t pts) {
+    if (!index_built_) {
+      const auto below = fed_pts_.lower_bound(pts);
+      const auto earlier = static_cast<std::int64_t>(std::distance(fed_pts_.begin(), below));
+      fed_pts_.erase(fed_pts_.begin(), below != fed_pts_.end() && *below == pts ? std::next(below) : below);
+      return next_index_ + earlier;
+    }
     const auto it = std::lower_bound(timestamps_.begin(), timestamps_.end(), pts);
     return it - timestamps_.begin();
   }
@@ -401,7 +440,7 @@ class VideoReader {
     for (;;) {
       const int rc = av_read_frame(format_.get(), packet_.get());
       if (rc < 0) break;
-      if (packet_->stream_index == stream_->index && packet_->size > 0 && !(packet_->flags & AV_PKT_FLAG_DISCARD)) {
+      if (packet_->stream_index == stream_->index && counts_as_frame(*packet_)) {
         ts.push_back(packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts);
       }
       av_packet_unref(packet_.get());
@@ -425,6 +464,7 @@ class VideoReader {
 
   void reset_decoder() {
     avcodec_flush_buffers(codec_.get());
+    fed_pts_.clear();
     pending_.reset();
     discard_before_ = no_discard;
     at_end_ = flushed_ = false;
@@ -482,6 +522,7 @@ class VideoReader {
   std::vector<std::int64_t> timestamps_;
   bool index_built_ = false;
   std::int64_t next_index_ = 0;
+  std::set<std::int64_t> fed_pts_;  // without an index: PTS of packets fed whose frame has not come out
   static constexpr std::int64_t no_discard = INT64_MIN;
   std::int64_t discard_before_ = no_discard;  // skip_to: packets with PTS below this may be dropped if non-reference
   bool flushed_ = false;  // flush packet sent: the decoder is draining

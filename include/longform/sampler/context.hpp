@@ -12,6 +12,9 @@
 /// So a sequential sampler never seeks, and several interleaved streams (`MultiStream`) each keep
 /// their own reader.
 ///
+/// A video that fails to open or decode is skipped and recorded in the telemetry
+/// (`ContextOptions::skip_bad_videos`), so a long run over other people's files survives a few bad ones.
+///
 /// It is type-erased over the source (one virtual call per clip, nothing per frame), so samplers
 /// are plain classes that work with every source. Not thread-safe: one context per producer thread.
 #pragma once
@@ -52,6 +55,11 @@ struct ContextOptions {
   std::size_t max_open = 4;
   /// Seek instead of decoding forward when the next wanted frame is more than this many frames ahead.
   std::int64_t seek_threshold = 96;
+  /// A video that fails to open or to decode (a `decode_error`: missing, not a video, damaged
+  /// beyond the decoder's repair) is skipped: it has no frames from then on, so samplers move on,
+  /// and it is recorded in the telemetry (`Telemetry::skipped`). When every video of the source has
+  /// failed, the last failure propagates. false: the first failure propagates.
+  bool skip_bad_videos = true;
   /// Counters to update; may be null.
   std::shared_ptr<Telemetry> telemetry;
 };
@@ -82,6 +90,10 @@ concept ReaderWithStats = requires(const R& r) {
   { r.stats().frames } -> std::convertible_to<std::int64_t>;
 };
 template <class R>
+concept ReaderWithCorruptionCount = requires(const R& r) {
+  { r.stats().corrupt_packets } -> std::convertible_to<std::int64_t>;
+};
+template <class R>
 concept ReaderWithSeekableFlag = requires(const R& r) {
   { r.seekable() } -> std::convertible_to<bool>;
 };
@@ -102,6 +114,7 @@ class context_impl final : public context_base {
  public:
   context_impl(Src source, ContextOptions options) : source_(std::move(source)), options_(std::move(options)) {
     meta_.resize(source_.size());
+    bad_.resize(source_.size(), false);
   }
 
   [[nodiscard]] std::size_t size() const override { return source_.size(); }
@@ -111,14 +124,19 @@ class context_impl final : public context_base {
   VideoMeta probe(std::size_t video) override {
     check_index(video);
     if (meta_[video]) return *meta_[video];
-    Entry& e = acquire(video);
-    Reader& r = *e.reader;
     VideoMeta m;
-    m.fps = r.info().fps.value();
-    if constexpr (SeekableFrameReader<Reader>) {
-      bool can = true;
-      if constexpr (ReaderWithSeekableFlag<Reader>) can = r.seekable();
-      if (can) m.frames = static_cast<std::int64_t>(r.frame_count());
+    try {
+      Entry& e = acquire(video);
+      Reader& r = *e.reader;
+      m.fps = r.info().fps.value();
+      if constexpr (SeekableFrameReader<Reader>) {
+        bool can = true;
+        if constexpr (ReaderWithSeekableFlag<Reader>) can = r.seekable();
+        if (can) m.frames = static_cast<std::int64_t>(r.frame_count());
+      }
+    } catch (const decode_error& error) {
+      if (!skip(video, error)) throw;
+      m = VideoMeta{.frames = 0, .fps = 0.0};
     }
     meta_[video] = m;
     return m;
@@ -127,6 +145,29 @@ class context_impl final : public context_base {
   bool read(std::size_t video, const std::vector<std::int64_t>& wanted, std::vector<Frame>& out, std::int64_t retain_from) override {
     check_index(video);
     if (wanted.empty()) return true;
+    if (bad_[video]) return false;
+    try {
+      return read_frames(video, wanted, out, retain_from);
+    } catch (const decode_error& error) {
+      if (!skip(video, error)) throw;
+      return false;
+    }
+  }
+
+ private:
+  // Marks `video` bad and closes its reader, if skipping is on and some video is still good.
+  // false: the caller rethrows.
+  bool skip(std::size_t video, const decode_error& error) {
+    std::erase_if(open_, [&](const Entry& e) { return e.video == video; });
+    if (!options_.skip_bad_videos || bad_[video]) return false;
+    bad_[video] = true;
+    meta_[video] = VideoMeta{.frames = 0, .fps = 0.0};
+    if (++bad_count_ == bad_.size()) return false;
+    if (auto* t = options_.telemetry.get()) t->skip(source_.name(video), error.what());
+    return true;
+  }
+
+  bool read_frames(std::size_t video, const std::vector<std::int64_t>& wanted, std::vector<Frame>& out, std::int64_t retain_from) {
     Entry& e = acquire(video);
     // Frames the previous read of this video kept (overlapping clips, h < (T-1)·τ+1) come from
     // `recent`; only the rest is decoded.
@@ -164,7 +205,6 @@ class context_impl final : public context_base {
     return true;
   }
 
- private:
   static const Frame* find_recent(const Entry& e, std::int64_t k) {
     for (const auto& [index, frame] : e.recent) {
       if (index == k) return &frame;
@@ -176,7 +216,7 @@ class context_impl final : public context_base {
   bool decode(Entry& e, const std::vector<std::int64_t>& wanted, std::vector<Frame>& out, std::int64_t retain_from,
               std::vector<std::pair<std::int64_t, Frame>>& keep) {
     if (wanted.empty()) return true;
-    const std::int64_t decoded_before = decoded(e);
+    const std::int64_t decoded_before = decoded(e), corrupt_before = corrupt(e);
     std::int64_t stepped = 0;  // frames advanced, for readers without stats
     const auto first = wanted.front();
     if (e.next > first || first - e.next > options_.seek_threshold) reposition(e, first);
@@ -231,6 +271,7 @@ class context_impl final : public context_base {
       } else {
         t->frames_decoded += stepped;
       }
+      t->corrupt_packets += corrupt(e) - corrupt_before;
     }
     return complete;
   }
@@ -243,6 +284,11 @@ class context_impl final : public context_base {
 
   std::int64_t decoded(const Entry& e) const {
     if constexpr (ReaderWithStats<Reader>) return static_cast<std::int64_t>(e.reader->stats().frames);
+    else return 0;
+  }
+
+  std::int64_t corrupt(const Entry& e) const {
+    if constexpr (ReaderWithCorruptionCount<Reader>) return static_cast<std::int64_t>(e.reader->stats().corrupt_packets);
     else return 0;
   }
 
@@ -305,6 +351,8 @@ class context_impl final : public context_base {
   Src source_;
   ContextOptions options_;
   std::vector<std::optional<VideoMeta>> meta_;
+  std::vector<bool> bad_;  // skipped videos (skip_bad_videos)
+  std::size_t bad_count_ = 0;
   std::vector<Entry> open_;
   std::uint64_t clock_ = 0;
 };
@@ -340,7 +388,8 @@ class ClipContext {
   /// frames from there on are kept decoded and overlapping clips never seek back.
   /// @returns false, leaving `data` undefined, if the video ends before the clip's last frame.
   /// @throws config_error in index-only mode when the video's frame count is unknown.
-  /// @throws decode_error (naming the video) when decoding fails.
+  /// @throws decode_error (naming the video) when decoding fails and the video is not skipped
+  ///   (`ContextOptions::skip_bad_videos` off, or every video of the source failed).
   bool fill(Clip& clip, std::int64_t retain_from = -1) {
     if (clip.frames.empty()) throw config_error("ClipContext::fill: clip of " + name(clip.video) + " has no frames");
     clip.name = name(clip.video);

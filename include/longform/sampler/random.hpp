@@ -106,6 +106,10 @@ class RandomSampler {
     std::vector<std::int64_t> cumulative{0};
     for (std::size_t v = 0; v < ctx.size(); ++v) {
       const VideoMeta m = ctx.meta(v);
+      if (m.frames == 0) {  // empty, or skipped as unreadable (ContextOptions::skip_bad_videos): no segment
+        cumulative.push_back(cumulative.back());
+        continue;
+      }
       if (m.frames < 0 || !(m.fps > 0)) {
         throw config_error(ctx.name(v) + ": RandomSampler needs the exact frame count and rate (is the input seekable?)");
       }

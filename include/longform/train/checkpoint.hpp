@@ -8,7 +8,8 @@
 /// Writes are atomic: the archive goes to `NAME.tmp.PID` in the same folder, is `fsync`ed, then
 /// renamed over `NAME` and the folder is `fsync`ed. A reader — or a run resumed after a crash at
 /// any instant — sees the previous complete checkpoint or the new complete one, never a torn file;
-/// a failed write removes its temporary and leaves `NAME` untouched.
+/// a failed write (a full disk, a file-size limit) removes its temporary and leaves `NAME` untouched.
+/// The temporaries of writers that were killed are removed by the next write.
 ///
 ///     longform::save_training_checkpoint("run/checkpoint.pt", objective.module(), optimizer, state);
 ///     auto state = longform::load_training_checkpoint("run/checkpoint.pt", module, optimizer, device);
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <ATen/Context.h>
@@ -80,17 +82,32 @@ inline constexpr const char* checkpoint_format = "longform.training_checkpoint/1
 
 namespace detail {
 
-// Writes all `n` bytes or throws.
-inline void write_all(int fd, const void* data, std::size_t n, const std::filesystem::path& tmp) {
+// Writes all `n` bytes; returns 0, or the errno of the failure (ENOSPC, EFBIG, EIO, ...).
+inline int write_all(int fd, const void* data, std::size_t n) {
   const auto* p = static_cast<const char*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw checkpoint_error(tmp, std::string("write failed: ") + std::strerror(errno));
+      return errno;
     }
     p += w;
     n -= static_cast<std::size_t>(w);
+  }
+  return 0;
+}
+
+// Removes `NAME.tmp.PID` files next to `path` whose writer process is gone (killed mid-write):
+// each holds a partial checkpoint, and a run that is killed often would fill the disk with them.
+inline void remove_stale_temporaries(const std::filesystem::path& dir, const std::filesystem::path& path) {
+  const std::string prefix = path.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const std::string pid = name.substr(prefix.size());
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
   }
 }
 
@@ -107,19 +124,26 @@ using ByteSink = std::function<std::size_t(const void*, std::size_t)>;
 
 /// Writes `path` atomically: `body(sink)` streams the content into a temporary next to `path`,
 /// which is `fsync`ed and renamed over `path`. On any error (also one thrown by `body`) the
-/// temporary is removed, `path` keeps its previous content, and the error propagates.
+/// temporary is removed, `path` keeps its previous content, and the error propagates. The sink
+/// itself never fails: after a failed write (a full disk) it drops the rest, and the failure is
+/// thrown once `body` returns.
 /// @throws checkpoint_error naming the file when the file system refuses.
 inline void write_atomically(const std::filesystem::path& path, const std::function<void(const ByteSink&)>& body) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const std::filesystem::path tmp = dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  detail::remove_stale_temporaries(dir, path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw checkpoint_error(tmp, std::string("cannot create: ") + std::strerror(errno));
   bool open = true;
   try {
+    // NOTE: LibTorch's archive writer must never see a failed or short write: its destructor then
+    // writes the zip directory, throws, and the process aborts (std::terminate) on a full disk.
+    int failed = 0;
     body([&](const void* data, std::size_t n) {
-      detail::write_all(fd, data, n, tmp);
+      if (failed == 0) failed = detail::write_all(fd, data, n);
       return n;
     });
+    if (failed != 0) throw checkpoint_error(tmp, std::string("write failed: ") + std::strerror(failed));
     // NOTE: without the fsync a crash after the rename can leave an empty file under the final
     // name on ext4/xfs (the rename reaches the journal before the data does).
     if (::fsync(fd) != 0) throw checkpoint_error(tmp, std::string("fsync failed: ") + std::strerror(errno));

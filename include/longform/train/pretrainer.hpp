@@ -31,6 +31,9 @@
 /// `generator()`, see `ObjectiveWithGenerator`) are saved. So on CPU, resuming after step k
 /// continues with the same batches and bit-identical losses as the uninterrupted run.
 ///
+/// Bad videos. A video that fails to open or decode is skipped (logged on stderr, listed in
+/// `PretrainReport::skipped`), and the run goes on with the others; see `ContextOptions::skip_bad_videos`.
+///
 /// Failure. A non-finite loss or gradient norm stops the run with a `nonfinite_error` naming the
 /// step, before the optimizer steps: the weights, the checkpoint on disk and the metrics stay
 /// those of the last good step. A checkpoint is never written from non-finite weights. (With
@@ -163,6 +166,8 @@ struct PretrainReport {
   double decode_amplification = 0;      ///< frames decoded per frame used (this rank)
   double clips_per_s = 0;               ///< clips trained on per second of `seconds`, by all ranks together
   bool exhausted = false;               ///< the sampler ran out of clips before the last step
+  std::int64_t corrupt_packets = 0;     ///< packets the decoder rejected and skipped (the stream went on)
+  std::vector<SkippedVideo> skipped;    ///< videos skipped because they failed to open or decode
   std::filesystem::path checkpoint;     ///< the last checkpoint written (empty: none)
 };
 
@@ -379,6 +384,7 @@ class Pretrainer {
       clips += b;
       const bool checkpoint = options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0 && step < last;
       if (checkpoint || step_ >= last) drain();
+      log_skipped(*telemetry, report.skipped);
       if (checkpoint) save_checkpoint();
       if (step_ >= last) break;
     }
@@ -394,6 +400,8 @@ class Pretrainer {
       report.clips_per_s = report.seconds > 0 ? static_cast<double>(clips) / report.seconds : 0;
     }
     report.decode_amplification = telemetry->amplification();
+    report.corrupt_packets = telemetry->corrupt_packets.load();
+    log_skipped(*telemetry, report.skipped);
     if (!options_.out_dir.empty() && last_checkpoint_step_ != step_) save_checkpoint();
     report.checkpoint = last_checkpoint_;
     // Nobody returns (and, on rank 0, takes the rendezvous store down) before the checkpoint is written.
@@ -553,6 +561,15 @@ class Pretrainer {
     return total;
   }
 
+  // Appends the videos skipped since the last call to `skipped`, saying so on stderr.
+  static void log_skipped(const Telemetry& telemetry, std::vector<SkippedVideo>& skipped) {
+    if (static_cast<std::size_t>(telemetry.videos_skipped.load()) == skipped.size()) return;
+    for (auto& s : telemetry.skipped(skipped.size())) {
+      std::fprintf(stderr, "longform: skipped %s: %s\n", s.video.c_str(), s.error.c_str());
+      skipped.push_back(std::move(s));
+    }
+  }
+
   std::string checkpoint_note() const {
     if (last_checkpoint_.empty()) return "";
     return last_checkpoint_.string() + " (step " + std::to_string(last_checkpoint_step_) + ")";
@@ -594,22 +611,22 @@ class Pretrainer {
   }
 
   // Opens metrics.jsonl for appending; on resume, drops lines of steps after the checkpoint (a run
-  // that crashed after its last checkpoint logged steps that will now be run again).
+  // that crashed after its last checkpoint logged steps that will now be run again). The kept lines
+  // are rewritten atomically: a run killed right here must not lose the history.
   void open_metrics(std::int64_t keep_until) {
     if (options_.out_dir.empty()) return;
     const auto path = metrics_path();
-    std::vector<std::string> kept;
+    std::string kept;
     if (keep_until >= 0) {
       std::ifstream in(path);
       for (std::string line; std::getline(in, line);) {
         const auto s = detail::json_step(line);
-        if (s >= 0 && s <= keep_until) kept.push_back(line);
+        if (s >= 0 && s <= keep_until) kept += line + '\n';
       }
     }
-    metrics_ = std::fopen(path.c_str(), "w");
+    write_atomically(path, [&](const ByteSink& sink) { sink(kept.data(), kept.size()); });
+    metrics_ = std::fopen(path.c_str(), "a");
     if (!metrics_) throw config_error(path.string() + ": cannot open for writing");
-    for (const auto& line : kept) std::fprintf(metrics_, "%s\n", line.c_str());
-    std::fflush(metrics_);
   }
 
   void write_metrics(std::int64_t step, double loss, double lr, double grad_norm, double clips_per_s, double step_s, double wait_share,
