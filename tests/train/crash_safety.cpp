@@ -43,11 +43,12 @@ fs::path fast_scratch(const std::string& name) {
   return dir;
 }
 
-// A tiny MoCo run on the built-in synthetic videos, checkpointing after every step.
+// A tiny MoCo run on the built-in synthetic videos, checkpointing after every step; long enough
+// that 50 interrupted tries never finish it, however fast the machine.
 std::vector<std::string> pretrain(const fs::path& out, std::vector<std::string> extra = {}) {
   std::vector<std::string> args{LONGFORM_CLI, "pretrain", "--synthetic", "--method", "moco", "--arch", "x3d_xs", "--frames", "2",
                                 "--stride", "2", "--size", "32", "--batch", "2", "--queue-size", "8", "--threads", "1",
-                                "--steps", "40", "--checkpoint-every", "1", "--out", out.string()};
+                                "--steps", "1000", "--checkpoint-every", "1", "--out", out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
