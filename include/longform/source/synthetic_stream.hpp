@@ -22,6 +22,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/io/video_info.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/detail/rendered_frames.hpp>
 #include <longform/source/synthetic_motion.hpp>
 
 namespace longform {
@@ -39,7 +40,7 @@ struct SyntheticStreamOptions {
 };
 
 /// Frames of one `SyntheticStream` video.
-class SyntheticStreamReader {
+class SyntheticStreamReader : public detail::RenderedFrames<SyntheticStreamReader> {
  public:
   SyntheticStreamReader(const SyntheticStreamOptions& options, std::size_t video) : options_(options), video_(video) {
     info_.path = "synthetic-stream:" + std::to_string(options.seed) + "/" + std::to_string(video);
@@ -66,32 +67,9 @@ class SyntheticStreamReader {
   /// Scenes in the video and the first frame of each.
   [[nodiscard]] const std::vector<std::int64_t>& scene_starts() const noexcept { return scene_start_; }
 
-  std::optional<Frame> next() {
-    if (position_ >= options_.frames) return std::nullopt;
-    Frame f;
-    f.index = position_;
-    f.pts = position_;
-    f.seconds = static_cast<double>(position_) * info_.time_base.value();
-    f.rgb = render(position_++);
-    return f;
-  }
-
-  /// Advances past the next frame without rendering it.
-  std::optional<std::int64_t> skip() {
-    if (position_ >= options_.frames) return std::nullopt;
-    return position_++;
-  }
-
-  /// Makes `next()` return frame `k`. @throws decode_error when `k` is out of range.
-  void seek_frame(std::int64_t k) {
-    if (k < 0 || k >= options_.frames) {
-      throw decode_error(info_.path, "seek to frame " + std::to_string(k),
-                         "out of range: the video has " + std::to_string(options_.frames) + " frames");
-    }
-    position_ = k;
-  }
 
  private:
+  friend detail::RenderedFrames<SyntheticStreamReader>;  // next(), skip() and seek_frame() render through it
   struct Scene {
     bool built = false;
     Background background;
@@ -117,7 +95,6 @@ class SyntheticStreamReader {
   VideoInfo info_;
   std::vector<std::int64_t> scene_start_;
   std::vector<Scene> scenes_;
-  std::int64_t position_ = 0;
 };
 
 static_assert(SeekableFrameReader<SyntheticStreamReader>);

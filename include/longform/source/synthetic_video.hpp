@@ -20,6 +20,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/io/video_info.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/detail/rendered_frames.hpp>
 
 namespace longform {
 
@@ -35,7 +36,7 @@ struct SyntheticOptions {
 };
 
 /// Frames of one synthetic video. Positions are closed-form in the frame number, so seeking is exact.
-class SyntheticReader {
+class SyntheticReader : public detail::RenderedFrames<SyntheticReader> {
  public:
   SyntheticReader(const SyntheticOptions& options, std::size_t video) : options_(options) {
     SplitMix64 rng(options.seed * 0x100000001b3ULL + video + 1);
@@ -69,32 +70,9 @@ class SyntheticReader {
   [[nodiscard]] const VideoInfo& info() const noexcept { return info_; }
   [[nodiscard]] std::int64_t frame_count() const noexcept { return options_.frames; }
 
-  std::optional<Frame> next() {
-    if (position_ >= options_.frames) return std::nullopt;
-    Frame f;
-    f.index = position_;
-    f.pts = position_;
-    f.seconds = static_cast<double>(position_) * info_.time_base.value();
-    f.rgb = render(position_++);
-    return f;
-  }
-
-  /// Advances past the next frame without rendering it; its index, or `std::nullopt` at the end.
-  std::optional<std::int64_t> skip() {
-    if (position_ >= options_.frames) return std::nullopt;
-    return position_++;
-  }
-
-  /// Makes `next()` return frame `k`.
-  void seek_frame(std::int64_t k) {
-    if (k < 0 || k >= options_.frames) {
-      throw decode_error(info_.path, "seek to frame " + std::to_string(k),
-                         "out of range: the video has " + std::to_string(options_.frames) + " frames");
-    }
-    position_ = k;
-  }
 
  private:
+  friend detail::RenderedFrames<SyntheticReader>;  // next(), skip() and seek_frame() render through it
   struct Shape {
     double size, x0, y0, vx, vy;
     bool disc;
@@ -142,7 +120,6 @@ class SyntheticReader {
   VideoInfo info_;
   double background_[3]{}, gradient_[3]{};
   std::vector<Shape> shapes_;
-  std::int64_t position_ = 0;
 };
 
 static_assert(SeekableFrameReader<SyntheticReader>);
