@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Backbone speed, longform (C++) vs the Python reference models, on CPU with the same threads.
+"""Backbone speed, longform (C++) vs the Python reference models, with the same threads and device.
 
 X3D: pytorchvideo's create_x3d; ViT-S: transformers' VideoMAEModel (SDPA attention). Both sides
 time forward under inference mode and forward+backward (a training step without the optimizer)
-on one random clip, median of ITERS after one warm-up. Also reports, for X3D, the share of the
-forward spent in the depthwise 3x3x3 convolutions (module hooks), in both memory layouts.
+on a random batch, median of ITERS after one warm-up; each timed call ends by reading one number
+back, which waits for a GPU. Also reports, for X3D on the CPU, the share of the forward spent in
+the depthwise 3x3x3 convolutions (module hooks), in both memory layouts.
 
-usage: backbone.py BENCH_BINARY [--threads N] [--iters N]
+usage: backbone.py BENCH_BINARY [--threads N] [--iters N] [--cases x3d_s,x3d_m,vit_s]
+                   [--device cuda] [--bf16] [--batch N]
 """
+import contextlib
 import argparse
 import json
 import statistics
@@ -54,28 +57,34 @@ def python_model(name, frames, size):
     return m, lambda x: m(x.permute(0, 2, 1, 3, 4)).last_hidden_state.mean(1)
 
 
-def bench_python(name, frames, size, iters, channels_last):
+def bench_python(name, frames, size, iters, channels_last, device="cpu", bf16=False, batch=1):
     torch.manual_seed(0)
     model, fwd = python_model(name, frames, size)
-    x = torch.randn(1, 3, frames, size, size)
+    model = model.to(device)
+    x = torch.randn(batch, 3, frames, size, size).to(device)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
         x = x.contiguous(memory_format=torch.channels_last_3d)
     model.eval()
 
     def forward():
-        with torch.inference_mode():
-            fwd(x)
+        with torch.inference_mode(), autocast():
+            fwd(x).sum().item()
 
     f_ms = median_ms(iters, forward)
     model.train()
+    first = next(model.parameters())
 
     def train():
         model.zero_grad()
-        fwd(x).sum().backward()
+        with autocast():
+            y = fwd(x).sum()
+        y.backward()
+        first.grad.sum().item()
 
     t_ms = median_ms(iters, train)
-    share = depthwise_share(model, fwd, x) if name.startswith("x3d") else None
+    share = depthwise_share(model, fwd, x) if name.startswith("x3d") and device == "cpu" else None
     return f_ms, t_ms, share
 
 
@@ -112,10 +121,18 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (cuda only)")
+    ap.add_argument("--batch", type=int, default=1)
     args = ap.parse_args()
+    if args.bf16 and args.device != "cuda":
+        ap.error("--bf16 needs --device cuda")
     torch.set_num_threads(args.threads)
     wanted = args.cases.split(",")
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.iters} after a warm-up, batch 1")
+    extra = (["cuda"] if args.device == "cuda" else []) + (["bf16"] if args.bf16 else []) + [f"batch={args.batch}"]
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{args.threads} threads"
+    print(f"torch {torch.__version__}, {where}{', bf16 autocast' if args.bf16 else ''}, "
+          f"median of {args.iters} after a warm-up, batch {args.batch}")
     print(f"{'model':7} {'input':>10} {'layout':>16} | {'fwd C++':>8} {'fwd Py':>8} {'ratio':>6} | "
           f"{'f+b C++':>8} {'f+b Py':>8} {'ratio':>6} | dw-conv share (Py fwd)")
     for name, frames, size in CASES:
@@ -126,8 +143,8 @@ def main():
             cmd = [args.binary, name, str(frames), str(size), str(args.iters), str(args.threads)]
             if cl:
                 cmd.append("channels_last")
-            cpp = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            f_py, t_py, share = bench_python(name, frames, size, args.iters, cl)
+            cpp = json.loads(subprocess.run(cmd + extra, check=True, capture_output=True, text=True).stdout)
+            f_py, t_py, share = bench_python(name, frames, size, args.iters, cl, args.device, args.bf16, args.batch)
             share_s = f"{share:.0%}" if share is not None else "-"
             print(f"{name:7} {f'{frames}x{size}²':>10} {cpp['layout']:>16} | {cpp['forward_ms']:8.1f} {f_py:8.1f} "
                   f"{cpp['forward_ms'] / f_py:6.2f} | {cpp['train_ms']:8.1f} {t_py:8.1f} "

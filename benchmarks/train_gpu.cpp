@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Training throughput on a GPU: X3D-M MoCo and VideoMAE ViT-B (mask 0.9) at 16×224², bf16
-// autocast, channels-last-3d for X3D, cuDNN benchmark mode, the loss read back every 10 steps.
+// autocast, cuDNN benchmark mode, the loss read back every 10 steps. X3D stays contiguous unless
+// `--channels-last`: on an H200, channels-last-3d made its bf16 forward+backward 8x slower (the
+// depthwise conv3d has no fast kernel in that layout; benchmarks/backbone.py --device cuda).
 // The clips come from the real pipeline — sequential sampling, upload of the uint8 clips on the
 // prefetcher's side stream, resize/crop/standardize on the GPU — fed by FFmpeg decoding `--video`
 // (builds with FFmpeg) or by `SyntheticVideo`. One JSON line per model: clips/s over the timed
 // steps and the share of that time the trainer waited for data.
 //
 //     bench_train_gpu [--steps 40] [--warmup 10] [--batch 32] [--video FILE] [--model x3d_m_moco|vit_b_videomae]
+//                     [--channels-last]
 //     bench_train_gpu --smoke     # tiny models on the CPU, two steps each: checks that it runs
 #include <cstdint>
 #include <cstdio>
@@ -34,7 +37,7 @@ namespace lf = longform;
 namespace {
 
 struct Args {
-  bool smoke = false;
+  bool smoke = false, channels_last = false;
   std::int64_t steps = 40, warmup = 10, batch = 32, frames = 16, size = 224;
   std::string video, model, device;
 };
@@ -48,6 +51,7 @@ Args parse(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--smoke") a.smoke = true;
+    else if (arg == "--channels-last") a.channels_last = true;
     else if (arg == "--steps") a.steps = std::stoll(value());
     else if (arg == "--warmup") a.warmup = std::stoll(value());
     else if (arg == "--batch") a.batch = std::stoll(value());
@@ -125,7 +129,7 @@ void bench_on_any_source(const char* name, const Args& a, Objective objective, b
 
 int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
-  if (a.model.empty() || a.model == "x3d_m_moco") bench_on_any_source(a.smoke ? "x3d_xs_moco" : "x3d_m_moco", a, moco(a), true);
+  if (a.model.empty() || a.model == "x3d_m_moco") bench_on_any_source(a.smoke ? "x3d_xs_moco" : "x3d_m_moco", a, moco(a), a.channels_last);
   if (a.model.empty() || a.model == "vit_b_videomae") bench_on_any_source(a.smoke ? "vit_tiny_videomae" : "vit_b_videomae", a, videomae(a), false);
   return 0;
 } catch (const std::exception& e) {

@@ -78,7 +78,6 @@
 #include <vector>
 
 #include <ATen/Context.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -106,6 +105,7 @@
 #include <longform/sampler/concepts.hpp>
 #include <longform/source/concepts.hpp>
 #include <longform/source/sharded.hpp>
+#include <longform/train/autocast.hpp>
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/progress.hpp>
@@ -172,32 +172,6 @@ struct PretrainReport {
 };
 
 namespace detail {
-// bf16 autocast on CUDA for the scope (the forward); restores the previous setting.
-class cuda_autocast {
- public:
-  explicit cuda_autocast(bool on) : on_(on) {
-    if (!on_) return;
-    enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::increment_nesting();
-  }
-  cuda_autocast(const cuda_autocast&) = delete;
-  cuda_autocast& operator=(const cuda_autocast&) = delete;
-  ~cuda_autocast() {
-    if (!on_) return;
-    // The cast cache holds bf16 copies of the weights; they are stale once the optimizer steps.
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype_);
-  }
-
- private:
-  bool on_;
-  bool enabled_ = false;
-  at::ScalarType dtype_ = at::kBFloat16;
-};
 
 // A rank's state as integers, so one all-gather collects every rank's (`save_checkpoint`).
 inline std::vector<std::int64_t> pack(const RankState& st) {
@@ -352,7 +326,7 @@ class Pretrainer {
 
       at::Tensor loss;
       {
-        detail::cuda_autocast autocast(device_.is_cuda() && options_.bf16);
+        Bf16Autocast autocast(device_.is_cuda() && options_.bf16);
         loss = objective_.loss(batch);
       }
       TORCH_CHECK(loss.defined() && loss.numel() == 1, "Pretrainer: the objective's loss must be a scalar, got ",
