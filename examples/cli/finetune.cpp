@@ -120,7 +120,7 @@ std::string longform::cli::synthetic_actions_root(const std::string& root) {
     const char* cache = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
     dir = cache ? std::filesystem::path(cache) : std::filesystem::path(home ? home : ".") / ".cache";
-    dir = dir / "longform" / "synthetic-actions";
+    dir = dir / "longform" / "synthetic-actions-2";  // the format version in SyntheticActions::description()
   }
   const longform::SyntheticActions actions;
   if (!std::filesystem::exists(dir / ".longform-dataset")) {
@@ -176,7 +176,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--dataset", a->dataset, "ucf101 | hmdb51 | folder (ROOT/{train,test}/<class>/) | csv | synthetic (built in)")
       ->check(CLI::IsMember({"ucf101", "hmdb51", "folder", "csv", "synthetic"}))
       ->capture_default_str();
-  cmd->add_option("--root", a->root, "Data set root (videos; synthetic: where to write it, default ~/.cache/longform/synthetic-actions)");
+  cmd->add_option("--root", a->root, "Data set root (videos; synthetic: where to write it, default ~/.cache/longform/synthetic-actions-2)");
   cmd->add_option("--lists", a->lists, "Folder of the official split files (default: ROOT/ucfTrainTestlist or ROOT/testTrainMulti_7030_splits, else ROOT)");
   cmd->add_option("--train-list", a->train_list, "csv: training list, lines '<path>,<class name>'");
   cmd->add_option("--test-list", a->test_list, "csv: test list");

@@ -31,6 +31,7 @@
 #include <longform/backbone/x3d.hpp>
 #include <longform/core/threads.hpp>
 #include <longform/distributed/env.hpp>
+#include <longform/eval/pretrained.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/objective/distill.hpp>
 #include <longform/objective/moco.hpp>
@@ -90,15 +91,21 @@ longform::VideoMAE<longform::VideoViT> make_objective(hana::basic_type<longform:
 longform::MoCo<longform::X3D> make_objective(hana::basic_type<longform::MoCo<longform::X3D>>, const PretrainArgs& a) {
   auto o = x3d_options(a);
   o.output = longform::X3DOutput::features;
-  return longform::MoCo<longform::X3D>(longform::MoCoOptions{.queue_size = a.queue_size, .seed = a.options.seed, .init = a.init},
-                                       longform::X3D(o));
+  return longform::MoCo<longform::X3D>(
+      longform::MoCoOptions{.queue_size = a.queue_size, .flip_p = a.flip_p, .seed = a.options.seed, .init = a.init}, longform::X3D(o));
 }
+// `--distill-target features` distils the pooled features (KL of their softened distributions
+// plus their cosine): the teacher can then be any pre-trained encoder, a `longform pretrain`
+// checkpoint included, not only a classifier with a head.
 longform::Distill<longform::X3D> make_objective(hana::basic_type<longform::Distill<longform::X3D>>, const PretrainArgs& a) {
-  const auto o = x3d_options(a);
+  auto o = x3d_options(a);
+  const bool features = a.distill_target == "features";
+  if (features) o.output = longform::X3DOutput::features;
+  longform::X3D teacher(o), student(o);
   if (a.teacher.empty()) std::fprintf(stderr, "longform pretrain: no --teacher; the teacher keeps its random initialisation (smoke test)\n");
-  longform::X3D student(o);
+  else longform::load_pretrained(*teacher, a.teacher);  // a state dict, a .pyth, or a training checkpoint's encoder
   if (!a.init.empty()) longform::load_checkpoint(*student, a.init);
-  return longform::Distill<longform::X3D>(longform::DistillOptions{.teacher = a.teacher}, longform::X3D(o), student);
+  return longform::Distill<longform::X3D>(longform::DistillOptions{.feature_weight = features ? 1.0 : 0.0}, teacher, student);
 }
 
 // --- options from --config and flags ----------------------------------------------------------
@@ -287,7 +294,14 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--mask-ratio", a->mask_ratio, "videomae: masked share of positions (paper 0.5)")->capture_default_str();
   cmd->add_option("--queue-size", a->queue_size, "moco: negatives in the queue")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--init", a->init, "Checkpoint to initialise the trained encoder from (e.g. X3D_M.pyth)")->check(CLI::ExistingFile);
-  cmd->add_option("--teacher", a->teacher, "distill: the teacher's checkpoint")->check(CLI::ExistingFile);
+  cmd->add_option("--teacher", a->teacher, "distill: the teacher's checkpoint (a state dict, X3D_M.pyth, or a `longform pretrain` checkpoint)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--distill-target", a->distill_target, "distill: the teacher's logits, or its pooled features (any encoder as teacher)")
+      ->check(CLI::IsMember({"logits", "features"}))
+      ->capture_default_str();
+  cmd->add_option("--flip-p", a->flip_p, "moco: probability of a horizontal flip per view (0 keeps left and right apart)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--stop-at", a->stop_at, "Pause after this step, checkpointed; rerun with --resume to continue the same run")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--config", a->config, "JSON object of PretrainerOptions members; flags given too override it")->check(CLI::ExistingFile);

@@ -22,6 +22,8 @@ struct PretrainArgs {
   std::int64_t frames = 16, stride = 4;
   std::int64_t streams = 4, capacity = 32, queue_size = 4096;
   double segment_seconds = 10, mask_ratio = 0.9;
+  double flip_p = 0.5;                  // moco: horizontal flip probability of each view
+  std::string distill_target = "logits";  // distill: match the teacher's logits, or its pooled features
   longform::PretrainerOptions options{.out_dir = "pretrain-out"};
   std::string optimizer = "adamw";
   bool optimizer_given = false;

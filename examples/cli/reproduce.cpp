@@ -88,6 +88,8 @@ longform::cli::PretrainArgs pretrain_args(const Grid& g, const fs::path& file, c
   take(p, "frames", a.frames, file);
   take(p, "queue_size", a.queue_size, file);
   take(p, "mask_ratio", a.mask_ratio, file);
+  take(p, "flip_p", a.flip_p, file);
+  take(p, "distill_target", a.distill_target, file);
   take(p, "segment_seconds", a.segment_seconds, file);
   take(p, "steps", a.options.steps, file);
   take(p, "batch", a.options.batch, file);

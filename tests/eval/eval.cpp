@@ -358,6 +358,11 @@ TEST_CASE("the synthetic action data set is deterministic and reads back through
   CHECK_FALSE(at::equal(a[3], actions.render(6, 2, 0)[3]));
   // Something moves.
   CHECK_FALSE(at::equal(a[0], a[6]));
+  // A group's background is every class's (it must not tell the class); another group's differs.
+  // The pixels that differ between two classes of a group are the actors': a small share.
+  auto share_differing = [](const at::Tensor& x, const at::Tensor& y) { return x.ne(y).any(-1).to(at::kFloat).mean().item<double>(); };
+  for (int other : {0, 3, 9}) CHECK(share_differing(a[0], actions.render(other, 2, 0)[0]) < 0.25);
+  CHECK(share_differing(a[0], actions.render(5, 3, 0)[0]) > 0.5);
 
   const auto root = test::scratch("synthetic-actions") / "set";
   REQUIRE(actions.ensure(root) == root);

@@ -8,8 +8,10 @@
 ///
 /// Written once, on first use, with `VideoWriter`, in UCF101's layout — `ROOT/<Class>/v_<Class>_g<GG>_c<CC>.avi`
 /// and `ROOT/ucfTrainTestlist/{classInd,trainlist0N,testlist0N}.txt` — so it is read by the same
-/// code as UCF101 (`ucf101_split`). As in UCF101, videos of one group share their background and
-/// the splits hold out whole groups: split N tests on groups 2N−1 and 2N.
+/// code as UCF101 (`ucf101_split`). As in UCF101, the splits hold out whole groups (split N tests on
+/// groups 2N−1 and 2N), and the videos of a group share their background. Unlike UCF101, a group
+/// spans every class, so a background says nothing about the class: were it one class's, a
+/// classifier could learn the training backgrounds and be at chance on the held-out ones.
 ///
 ///     auto root = longform::SyntheticActions({.seed = 0}).ensure("~/.cache/longform/synthetic-actions");
 ///     auto split = longform::ucf101_split(root, 1);
@@ -40,7 +42,7 @@ struct SyntheticActionsOptions {
   std::int64_t frames = 40;          ///< frames per video
   Rational fps{25, 1};
   int groups = 8;                    ///< groups per class (a background each); splits 1..3 hold out groups 1-2, 3-4, 5-6
-  int clips_per_group = 4;           ///< videos per group
+  int clips_per_group = 8;           ///< videos per group and class
 };
 
 /// The built-in action data set (see the file comment).
@@ -60,7 +62,7 @@ class SyntheticActions {
   /// One line that identifies the content (the stamp of a finished data set).
   [[nodiscard]] std::string description() const {
     std::ostringstream s;
-    s << "longform.synthetic_actions/1 seed=" << options_.seed << " size=" << options_.width << "x" << options_.height
+    s << "longform.synthetic_actions/2 seed=" << options_.seed << " size=" << options_.width << "x" << options_.height
       << " frames=" << options_.frames << " fps=" << options_.fps.num << "/" << options_.fps.den << " groups=" << options_.groups
       << " clips=" << options_.clips_per_group;
     return s.str();
@@ -68,7 +70,7 @@ class SyntheticActions {
 
   /// The frames of video `clip` of group `group` (both 0-based) of class `cls`: `uint8 [frames, H, W, 3]`.
   [[nodiscard]] std::vector<at::Tensor> render(int cls, int group, int clip) const {
-    SplitMix64 scene(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(cls * 1000 + group) + 1);
+    SplitMix64 scene(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(group) + 1);  // the group's, for every class
     const Background background = random_background(scene, options_.width, options_.height);
     SplitMix64 actor(options_.seed * 0xbf58476d1ce4e5b9ULL + static_cast<std::uint64_t>((cls * 1000 + group) * 100 + clip) + 7);
     const std::vector<MovingObject> objects{random_object(actor, static_cast<Motion>(cls), options_.width, options_.height)};
