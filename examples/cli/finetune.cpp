@@ -67,7 +67,13 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
                                       .progress = a.progress};
     info["epochs"] = o.epochs;
     info["lr"] = o.lr;
-    return longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o));
+    const Encoder trained = encoder;  // a holder: shares the module that finetune trains
+    auto scores = longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o));
+    if (!a.save.empty()) {
+      longform::save_state_dict(*trained, a.save);
+      info["saved"] = a.save;
+    }
+    return scores;
   }
   // Frozen features: every view of every training video is a training sample.
   const at::Tensor train_x = longform::view_features(encoder, train, device, 16, "train features", a.progress);
@@ -132,6 +138,7 @@ std::string longform::cli::synthetic_actions_root(const std::string& root) {
 
 nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
   const auto started = std::chrono::steady_clock::now();
+  if (!a.save.empty() && a.protocol != "finetune") throw longform::config_error("finetune: --save needs --protocol finetune (the other protocols train no encoder)");
   // Decoding runs on this thread between forward passes: all cores go to LibTorch.
   at::set_num_threads(a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const longform::ActionSplit split = load_split(a);
@@ -201,6 +208,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the classifier, the clip positions and a random-init encoder")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Cores to use (0 = all)")->capture_default_str();
   cmd->add_option("--out", a->out, "Write the results JSON here");
+  cmd->add_option("--save", a->save, "finetune: write the fine-tuned encoder's state dict here (e.g. a distillation teacher)");
   cmd->callback([a] {
     const auto r = longform::cli::run_finetune(*a);
     nlohmann::json line{{"dataset", r["dataset"]}, {"split", r["split"]},   {"protocol", r["protocol"]}, {"weights", r["weights"]},
