@@ -99,6 +99,8 @@ longform::MoCo<longform::X3D> make_objective(hana::basic_type<longform::MoCo<lon
 // checkpoint included, not only a classifier with a head.
 longform::Distill<longform::X3D> make_objective(hana::basic_type<longform::Distill<longform::X3D>>, const PretrainArgs& a) {
   auto o = x3d_options(a);
+  if (a.distill_target != "logits" && a.distill_target != "features")
+    throw longform::config_error("pretrain: distill target must be logits or features (was '" + a.distill_target + "')");
   const bool features = a.distill_target == "features";
   if (features) o.output = longform::X3DOutput::features;
   longform::X3D teacher(o), student(o);

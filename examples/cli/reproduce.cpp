@@ -48,6 +48,29 @@ void take(const json& j, const char* key, T& into, const fs::path& file) {
   }
 }
 
+// Reads the members of one JSON object of the config and, in `finish`, refuses the keys nobody
+// asked for, so a misspelt option is an error rather than a silently ignored default.
+class ObjectReader {
+ public:
+  ObjectReader(const json& j, const fs::path& file, std::string where) : j_(j), file_(file), where_(std::move(where)) {}
+  template <class T>
+  void operator()(const char* key, T& into) {
+    asked_.emplace_back(key);
+    take(j_, key, into, file_);
+  }
+  void finish() const {
+    for (const auto& item : j_.items())
+      if (std::find(asked_.begin(), asked_.end(), item.key()) == asked_.end())
+        throw longform::config_error(file_.string() + ": unknown key '" + item.key() + "' in \"" + where_ + "\"");
+  }
+
+ private:
+  const json& j_;
+  const fs::path& file_;
+  std::string where_;
+  std::vector<std::string> asked_;
+};
+
 Grid read_grid(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw longform::config_error(file.string() + ": cannot open the config file");
@@ -79,32 +102,34 @@ longform::cli::PretrainArgs pretrain_args(const Grid& g, const fs::path& file, c
                                           std::int64_t stride, std::uint64_t seed, const fs::path& dir) {
   longform::cli::PretrainArgs a;
   const json& p = g.pretrain;
-  take(p, "synthetic", a.synthetic, file);
-  take(p, "videos", a.videos, file);
-  take(p, "ava", a.ava, file);
-  take(p, "ava_root", a.ava_root, file);
-  take(p, "teacher", a.teacher, file);
-  take(p, "init", a.init, file);
-  take(p, "frames", a.frames, file);
-  take(p, "queue_size", a.queue_size, file);
-  take(p, "mask_ratio", a.mask_ratio, file);
-  take(p, "flip_p", a.flip_p, file);
-  take(p, "distill_target", a.distill_target, file);
-  take(p, "segment_seconds", a.segment_seconds, file);
-  take(p, "steps", a.options.steps, file);
-  take(p, "batch", a.options.batch, file);
-  take(p, "size", a.options.size, file);
-  take(p, "lr", a.options.lr, file);
-  take(p, "warmup_steps", a.options.warmup_steps, file);
-  take(p, "weight_decay", a.options.weight_decay, file);
-  take(p, "device", a.options.device, file);
-  take(p, "threads", a.options.threads, file);
-  take(p, "checkpoint_every", a.options.checkpoint_every, file);
+  ObjectReader read(p, file, "pretrain");
+  read("synthetic", a.synthetic);
+  read("videos", a.videos);
+  read("ava", a.ava);
+  read("ava_root", a.ava_root);
+  read("teacher", a.teacher);
+  read("init", a.init);
+  read("frames", a.frames);
+  read("queue_size", a.queue_size);
+  read("mask_ratio", a.mask_ratio);
+  read("flip_p", a.flip_p);
+  read("distill_target", a.distill_target);
+  read("segment_seconds", a.segment_seconds);
+  read("steps", a.options.steps);
+  read("batch", a.options.batch);
+  read("size", a.options.size);
+  read("lr", a.options.lr);
+  read("warmup_steps", a.options.warmup_steps);
+  read("weight_decay", a.options.weight_decay);
+  read("device", a.options.device);
+  read("threads", a.options.threads);
+  read("checkpoint_every", a.options.checkpoint_every);
   if (p.contains("arch")) {
     std::map<std::string, std::string> arch;
-    take(p, "arch", arch, file);
+    read("arch", arch);
     if (arch.contains(method)) a.arch = arch[method];
   }
+  read.finish();
   if (!a.synthetic && a.videos.empty() && a.ava.empty()) a.synthetic = true;
   a.method = method;
   a.sampler = sampler;
@@ -120,27 +145,29 @@ longform::cli::FinetuneArgs finetune_args(const Grid& g, const fs::path& file, c
                                           const std::string& weights, const fs::path& dir) {
   longform::cli::FinetuneArgs a;
   const json& e = g.eval;
+  ObjectReader read(e, file, "eval");
   a.dataset = "synthetic";
   a.frames = p.frames;
   a.size = p.options.size;
   a.threads = static_cast<int>(p.options.threads);
   a.device = p.options.device;
-  take(e, "dataset", a.dataset, file);
-  take(e, "root", a.root, file);
-  take(e, "lists", a.lists, file);
-  take(e, "split", a.split, file);
-  take(e, "protocol", a.protocol, file);
-  take(e, "frames", a.frames, file);
-  take(e, "stride", a.stride, file);
-  take(e, "size", a.size, file);
-  take(e, "clips", a.clips, file);
-  take(e, "crops", a.crops, file);
-  take(e, "epochs", a.epochs, file);
-  take(e, "batch", a.batch, file);
-  take(e, "lr", a.lr, file);
-  take(e, "k", a.k, file);
-  take(e, "threads", a.threads, file);
-  take(e, "device", a.device, file);
+  read("dataset", a.dataset);
+  read("root", a.root);
+  read("lists", a.lists);
+  read("split", a.split);
+  read("protocol", a.protocol);
+  read("frames", a.frames);
+  read("stride", a.stride);
+  read("size", a.size);
+  read("clips", a.clips);
+  read("crops", a.crops);
+  read("epochs", a.epochs);
+  read("batch", a.batch);
+  read("lr", a.lr);
+  read("k", a.k);
+  read("threads", a.threads);
+  read("device", a.device);
+  read.finish();
   a.arch = p.arch.empty() ? (p.method == "videomae" ? "vit_s" : "x3d_m") : p.arch;
   a.weights = weights;
   a.seed = seed;
