@@ -15,6 +15,8 @@
 #include <longform/source/ava_videos.hpp>
 #include <longform/source/video_list.hpp>
 
+#include "invariant.hpp"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -27,10 +29,6 @@ const fs::path& work_dir() {
   }();
   return dir;
 }
-
-void require(bool ok) {
-  if (!ok) __builtin_trap();
-}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -41,20 +39,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     const auto videos = longform::VideoList::from_file(list);
-    require(videos.size() > 0);
+    LONGFORM_FUZZ_REQUIRE(videos.size() > 0);
     for (const auto& p : videos.paths()) {
-      require(!p.empty());
-      require(p.back() != ' ' && p.back() != '\t' && p.back() != '\r' && p.back() != '\n');
+      LONGFORM_FUZZ_REQUIRE(!p.empty());
+      LONGFORM_FUZZ_REQUIRE(p.back() != ' ' && p.back() != '\t' && p.back() != '\r' && p.back() != '\n');
     }
     if (videos.size() >= 2) {
       const auto a = videos.shard(0, 2), b = videos.shard(1, 2);
-      require(a.size() + b.size() == videos.size());
-      require(a.name(0) == videos.name(0) && b.name(0) == videos.name(1));
+      LONGFORM_FUZZ_REQUIRE(a.size() + b.size() == videos.size());
+      LONGFORM_FUZZ_REQUIRE(a.name(0) == videos.name(0) && b.name(0) == videos.name(1));
     }
     // The same lines as AVA names: each resolves to a file name under the root.
     const longform::AvaVideos ava(list, work_dir());
-    require(ava.size() == videos.size());
-    for (std::size_t i = 0; i < ava.size(); ++i) require(fs::path(ava.name(i)).parent_path() == work_dir());
+    LONGFORM_FUZZ_REQUIRE(ava.size() == videos.size());
+    for (std::size_t i = 0; i < ava.size(); ++i) LONGFORM_FUZZ_REQUIRE(fs::path(ava.name(i)).parent_path() == work_dir());
   } catch (const longform::error&) {
   }
   return 0;

@@ -143,6 +143,8 @@ class VideoReader {
   }
 
   /// Positions the reader so that `next()` returns frame `index` (0-based, presentation order).
+  /// If that frame's packet is damaged and does not decode, `next()` returns the first later frame
+  /// that does, with its true (larger) index, as sequential decoding skips such a frame.
   /// @throws decode_error if the input is not seekable or `index` is outside the video.
   void seek_frame(std::int64_t index) {
     const auto& ts = frame_timestamps();
