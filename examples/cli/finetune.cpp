@@ -2,7 +2,9 @@
 // `longform finetune`: evaluate an encoder on action recognition — full fine-tuning, a linear
 // probe or kNN on frozen features — over UCF101, HMDB51, a folder per class, CSV lists or the
 // built-in synthetic action set; writes a results JSON (top-1, top-5, per-class, confusion).
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/cat.h>
@@ -48,13 +51,28 @@ at::Tensor labels_of(const std::vector<longform::LabeledVideo>& videos) {
   return at::tensor(y, at::kLong);
 }
 
-// The protocol on one encoder type: class scores [N, C] of the test videos.
+// The linear probe's weight decay, when not given: the best on held-out training videos (whole
+// groups where the names say them), then the probe is refit on all of them. Left as it is when
+// the training set is too small to hold any out.
+void select_weight_decay(longform::LinearProbeOptions& o, const longform::ActionSplit& split, const longform::ActionClips& train,
+                         const at::Tensor& train_x, const at::Tensor& train_y, std::int64_t classes, nlohmann::json& info) {
+  const std::vector<bool> held = longform::holdout_videos(split.train);
+  if (std::count(held.begin(), held.end(), true) == 0) return;
+  std::vector<std::uint8_t> held_bytes(held.begin(), held.end());
+  const at::Tensor held_views = at::tensor(held_bytes).to(at::kBool).repeat_interleave(train.views());
+  const auto choice = longform::select_weight_decay(train_x.flatten(0, 1), train_y, classes, held_views, o);
+  o.weight_decay = choice.weight_decay;
+  nlohmann::json tried = nlohmann::json::array();
+  for (std::size_t i = 0; i < choice.candidates.size(); ++i) tried.push_back({{"weight_decay", choice.candidates[i]}, {"top1", choice.holdout_top1[i]}});
+  info["weight_decay_holdout"] = tried;
+  info["holdout_videos"] = std::count(held.begin(), held.end(), true);
+}
+
+// The protocol on one encoder type: class scores [N, C] of the test videos. `encoder` is a
+// holder: the caller's copy shares the module that fine-tuning trains.
 template <class Encoder>
-at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
-                    nlohmann::json& info) {
-  const longform::ActionClipOptions clip_options{.frames = a.frames, .stride = a.stride, .size = a.size, .clips = a.clips,
-                                                 .crops = a.crops, .flip = a.flip};
-  const longform::ActionClips train(split.train, clip_options), test(split.test, clip_options);
+at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
+                        const longform::ActionClips& train, const longform::ActionClips& test, nlohmann::json& info) {
   const auto classes = static_cast<std::int64_t>(split.num_classes());
   const c10::Device device(a.device);
   if (a.protocol == "finetune") {
@@ -67,26 +85,22 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
                                       .progress = a.progress};
     info["epochs"] = o.epochs;
     info["lr"] = o.lr;
-    const Encoder trained = encoder;  // a holder: shares the module that finetune trains
-    auto scores = longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o));
-    if (!a.save.empty()) {
-      longform::save_state_dict(*trained, a.save);
-      info["saved"] = a.save;
-    }
-    return scores;
+    return longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o));
   }
   // Frozen features: every view of every training video is a training sample.
   const at::Tensor train_x = longform::view_features(encoder, train, device, 16, "train features", a.progress);
   const at::Tensor test_x = longform::view_features(encoder, test, device, 16, "test features", a.progress);
   const at::Tensor train_y = labels_of(split.train).repeat_interleave(train.views());
   if (a.protocol == "linear") {
-    const longform::LinearProbeOptions o{.epochs = a.epochs > 0 ? a.epochs : 100,
-                                         .lr = a.lr > 0 ? a.lr : 1e-2,
-                                         .weight_decay = a.weight_decay >= 0 ? a.weight_decay : 1e-4,
-                                         .seed = a.seed};
+    longform::LinearProbeOptions o{.epochs = a.epochs > 0 ? a.epochs : 100,
+                                   .lr = a.lr > 0 ? a.lr : 1e-2,
+                                   .weight_decay = a.weight_decay >= 0 ? a.weight_decay : 1e-4,
+                                   .seed = a.seed};
+    if (a.weight_decay < 0) select_weight_decay(o, split, train, train_x, train_y, classes, info);
     longform::LinearProbe probe(o);
     info["epochs"] = o.epochs;
     info["lr"] = o.lr;
+    info["weight_decay"] = o.weight_decay;
     info["train_loss"] = probe.fit(train_x.flatten(0, 1), train_y, classes);
     return longform::average_view_predictions(probe.logits(test_x));
   }
@@ -97,6 +111,28 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
     return longform::knn_scores(train_x.mean(1), labels_of(split.train), test_x.mean(1), {.k = a.k, .temperature = a.temperature}, classes);
   }
   throw longform::config_error("finetune: unknown --protocol " + a.protocol);
+}
+
+// The protocol, then what was asked of the encoder it evaluated (fine-tuned or frozen): its
+// state dict saved, its motion share measured on the test views.
+template <class Encoder>
+at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
+                    nlohmann::json& info) {
+  const longform::ActionClipOptions clip_options{.frames = a.frames, .stride = a.stride, .size = a.size, .clips = a.clips,
+                                                 .crops = a.crops, .flip = a.flip};
+  const longform::ActionClips train(split.train, clip_options), test(split.test, clip_options);
+  const Encoder evaluated = encoder;
+  auto scores = run_protocol(std::move(encoder), feature_dim, a, split, train, test, info);
+  if (!a.save.empty()) {
+    longform::save_state_dict(*evaluated, a.save);
+    info["saved"] = a.save;
+  }
+  if (a.motion_share) {
+    Encoder measured = evaluated;
+    const auto m = longform::motion_share(measured, test, c10::Device(a.device), 16, a.progress);
+    info["motion_share"] = {{"share", m.share}, {"frozen_distance", m.frozen_distance}, {"between_distance", m.between_distance}};
+  }
+  return scores;
 }
 
 /// The metrics as JSON; `classes` (id order) names the per-class entries when given.
@@ -200,7 +236,8 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--epochs", a->epochs, "Epochs (default: finetune 10, 30 for hmdb51; linear 100)");
   cmd->add_option("--batch", a->batch, "finetune: clips per step")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--lr", a->lr, "Peak learning rate (default: finetune 1e-3, linear 1e-2)");
-  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay (default: finetune 0.05, linear 1e-4)");
+  cmd->add_option("--weight-decay", a->weight_decay,
+                  "Weight decay (default: finetune 0.05; linear: the best of 1e-4 to 30 on held-out training videos)");
   cmd->add_option("--k", a->k, "knn: neighbours")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--temperature", a->temperature, "knn: vote weight exp(cos / T); 0: plain votes")->capture_default_str();
   cmd->add_flag("--flip", a->flip, "finetune: random horizontal flips (off: they swap left and right motions)");
@@ -209,11 +246,14 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Cores to use (0 = all)")->capture_default_str();
   cmd->add_option("--out", a->out, "Write the results JSON here");
   cmd->add_option("--save", a->save, "finetune: write the fine-tuned encoder's state dict here (e.g. a distillation teacher)");
+  cmd->add_flag("--motion-share", a->motion_share,
+                "Also measure how far the evaluated encoder's features move when the test clips stop moving (results JSON: motion_share)");
   cmd->callback([a] {
     const auto r = longform::cli::run_finetune(*a);
     nlohmann::json line{{"dataset", r["dataset"]}, {"split", r["split"]},   {"protocol", r["protocol"]}, {"weights", r["weights"]},
                         {"loaded", r["loaded"]},   {"top1", r["top1"]},     {"top5", r["top5"]},
                         {"mean_class_accuracy", r["metrics"]["mean_class_accuracy"]}, {"seconds", r["seconds"]}};
+    if (r.contains("motion_share")) line["motion_share"] = r["motion_share"]["share"];
     std::printf("%s\n", line.dump().c_str());
   });
 }

@@ -14,7 +14,8 @@ struct FinetuneArgs {
   std::string dataset = "ucf101", root, lists, train_list, test_list;
   int split = 1;
   std::string weights, arch = "x3d_m", protocol = "linear", out;
-  std::string save;  // finetune: write the fine-tuned encoder's state dict here
+  std::string save;           // finetune: write the fine-tuned encoder's state dict here
+  bool motion_share = false;  // also measure the evaluated encoder's motion share (eval/motion_share.hpp)
   std::int64_t frames = 16, stride = 4, size = 112, clips = 5, crops = 1;
   std::int64_t epochs = 0, batch = 8;  // epochs 0: the protocol's default
   double lr = 0, weight_decay = -1;    // 0 / -1: the protocol's default

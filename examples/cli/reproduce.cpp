@@ -164,7 +164,9 @@ longform::cli::FinetuneArgs finetune_args(const Grid& g, const fs::path& file, c
   read("epochs", a.epochs);
   read("batch", a.batch);
   read("lr", a.lr);
+  read("weight_decay", a.weight_decay);
   read("k", a.k);
+  read("motion_share", a.motion_share);
   read("threads", a.threads);
   read("device", a.device);
   read.finish();

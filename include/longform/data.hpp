@@ -8,5 +8,6 @@
 #include <longform/data/action_split.hpp>
 #include <longform/data/folder.hpp>
 #include <longform/data/hmdb51.hpp>
+#include <longform/data/holdout.hpp>
 #include <longform/data/synthetic_actions.hpp>
 #include <longform/data/ucf101.hpp>

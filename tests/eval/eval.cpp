@@ -1,22 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Downstream evaluation (issue 6): split parsers against fixture files in the official formats,
 // clip positions and test views, multi-view averaging, the metrics, the linear probe, kNN against
-// a brute-force computation, loading a pre-trained encoder, the built-in synthetic data sets.
+// a brute-force computation, held-out videos and the probe's weight decay chosen on them, loading a
+// pre-trained encoder, the motion share, the built-in synthetic data sets.
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
 #include <torch/optim/sgd.h>
 
 #include <longform/backbone/weights.hpp>
@@ -276,6 +281,70 @@ TEST_CASE("the linear probe separates separable classes", "[eval]") {
   CHECK_THROWS_AS(LinearProbe().logits(test_x), config_error);
 }
 
+TEST_CASE("holdout_videos: whole UCF101 groups, the last ones, else every k-th video of each class", "[eval][data]") {
+  std::vector<LabeledVideo> grouped;
+  for (int g = 8; g <= 12; ++g)
+    for (int c = 1; c <= 2; ++c)
+      for (const std::string cls : {"Archery", "YoYo"})
+        grouped.push_back({"x/" + cls + "/v_" + cls + "_g" + (g < 10 ? "0" : "") + std::to_string(g) + "_c0" + std::to_string(c) + ".avi",
+                           cls == "YoYo"});
+  CHECK(ucf101_group(grouped.front()) == 8);
+  CHECK_FALSE(ucf101_group({"x/clip_g08_c01.avi", 0}).has_value());
+  auto held_groups = [&](double fraction) {
+    const auto held = holdout_videos(grouped, fraction);
+    std::set<int> in, out;
+    for (std::size_t i = 0; i < grouped.size(); ++i) (held[i] ? in : out).insert(*ucf101_group(grouped[i]));
+    for (int g : in) CHECK(out.count(g) == 0);  // a group is held out whole
+    return in;
+  };
+  CHECK(held_groups(0.2) == std::set<int>{12});
+  CHECK(held_groups(0.4) == std::set<int>{11, 12});
+  CHECK(held_groups(0.99) == std::set<int>{9, 10, 11, 12});  // never every group
+
+  // No group names: every 5th video of each class.
+  std::vector<LabeledVideo> plain;
+  for (int i = 0; i < 10; ++i) plain.push_back({"a/" + std::to_string(i) + ".avi", 0});
+  for (int i = 0; i < 5; ++i) plain.push_back({"b/" + std::to_string(i) + ".avi", 1});
+  const auto held = holdout_videos(plain);
+  std::vector<std::size_t> held_at;
+  for (std::size_t i = 0; i < held.size(); ++i)
+    if (held[i]) held_at.push_back(i);
+  CHECK(held_at == std::vector<std::size_t>{4, 9, 14});
+}
+
+TEST_CASE("select_weight_decay: the best held-out top-1, the larger decay on a tie", "[eval]") {
+  // Two classes told apart by 5 weak dimensions among 1000 of noise, 200 samples: decays differ.
+  at::manual_seed(11);
+  const at::Tensor y = at::arange(200) % 2;
+  const at::Tensor x = at::randn({200, 1000});
+  x.narrow(1, 0, 5).add_((y.to(at::kFloat) * 2 - 1).unsqueeze(1) * 0.5);
+  const at::Tensor held_out = at::arange(200) >= 160;
+  const LinearProbeOptions options{.epochs = 20, .batch = 32, .seed = 2};
+  const std::vector<double> decays{1e-4, 1, 30};
+  const auto choice = select_weight_decay(x, y, 2, held_out, options, decays);
+  REQUIRE(choice.candidates == decays);
+  REQUIRE(choice.holdout_top1.size() == decays.size());
+  // Brute force: a probe per decay on the first 160, scored on the last 40.
+  double best = -1, best_decay = 0;
+  for (std::size_t i = 0; i < decays.size(); ++i) {
+    LinearProbeOptions o = options;
+    o.weight_decay = decays[i];
+    LinearProbe probe(o);
+    probe.fit(x.narrow(0, 0, 160), y.narrow(0, 0, 160), 2);
+    const double top1 = accuracy(probe.logits(x.narrow(0, 160, 40)), y.narrow(0, 160, 40));
+    CHECK(choice.holdout_top1[i] == Approx(top1));
+    if (top1 >= best) best = top1, best_decay = decays[i];
+  }
+  CHECK(choice.weight_decay == best_decay);
+  // Separable clusters: every decay is perfect on the held-out part, and the largest is taken.
+  const at::Tensor clusters = at::randn({200, 8}) * 0.1 + (y.to(at::kFloat) * 4 - 2).unsqueeze(1);
+  const auto tie = select_weight_decay(clusters, y, 2, held_out, options, decays);
+  CHECK(tie.holdout_top1 == std::vector<double>(3, 1.0));
+  CHECK(tie.weight_decay == 30);
+  CHECK_THROWS_AS(select_weight_decay(x, y, 2, at::zeros({200}, at::kBool)), config_error);
+  CHECK_THROWS_AS(select_weight_decay(x, y, 2, held_out.narrow(0, 0, 100)), config_error);
+}
+
 TEST_CASE("kNN agrees with a brute-force computation", "[eval]") {
   at::manual_seed(5);
   const std::int64_t n = 60, m = 25, d = 8, classes = 5;
@@ -397,6 +466,54 @@ TEST_CASE("the synthetic action data set is deterministic and reads back through
   // Training clips: random in time, always the right size.
   SplitMix64 rng(1);
   CHECK(clips.train_clip(1, rng).sizes() == at::IntArrayRef({3, 4, 32, 32}));
+}
+
+namespace {
+
+// Two encoders whose motion share is known: one sees only the middle frame (share 0), one only
+// how frames change (its frozen views map to 0).
+struct MiddleFrameImpl : torch::nn::Module {
+  at::Tensor forward(const at::Tensor& x) { return x.select(2, x.size(2) / 2).mean({2, 3}); }
+};
+TORCH_MODULE(MiddleFrame);
+struct FrameChangeImpl : torch::nn::Module {
+  at::Tensor forward(const at::Tensor& x) { return (x.narrow(2, 1, x.size(2) - 1) - x.narrow(2, 0, x.size(2) - 1)).abs().mean({3, 4}).flatten(1); }
+};
+TORCH_MODULE(FrameChange);
+
+}  // namespace
+
+TEST_CASE("motion_share: 0 for a single-frame encoder, the brute-force ratio for a motion-only one", "[eval]") {
+  const SyntheticActions actions({.seed = 2, .width = 48, .height = 32, .frames = 12, .groups = 6, .clips_per_group = 1});
+  const ActionSplit split = ucf101_split(actions.ensure(test::scratch("motion-share") / "set"), 1);
+  const ActionClips clips(split.test, {.frames = 5, .stride = 2, .size = 32, .clips = 2});
+
+  const at::Tensor views = clips.test_views(0), frozen = freeze_motion(views);
+  REQUIRE(frozen.sizes() == views.sizes());
+  for (std::int64_t t = 0; t < 5; ++t) CHECK(at::equal(frozen.select(2, t), views.select(2, 2)));
+
+  MiddleFrame still;
+  const MotionShare none = motion_share(still, clips, at::kCPU, 16, false);
+  CHECK(none.frozen_distance == 0);
+  CHECK(none.between_distance > 0);
+  CHECK(none.share == 0);
+
+  FrameChange change;
+  const MotionShare m = motion_share(change, clips, at::kCPU, 16, false);
+  // Brute force: every view against its frozen self, every ordered pair of distinct views.
+  const at::Tensor f = view_features(change, clips, at::kCPU, 16, "", false).flatten(0, 1);
+  const auto n = f.size(0);
+  double frozen_sum = 0, between_sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    frozen_sum += f[i].pow(2).sum().item<double>();  // the frozen view's frame changes are all 0
+    for (std::int64_t j = 0; j < n; ++j)
+      if (j != i) between_sum += (f[i] - f[j]).pow(2).sum().item<double>();
+  }
+  const double expected_frozen = frozen_sum / n, expected_between = between_sum / (n * (n - 1));
+  CHECK(m.frozen_distance == Approx(expected_frozen).epsilon(1e-4));
+  CHECK(m.between_distance == Approx(expected_between).epsilon(1e-4));
+  CHECK(m.share == Approx(expected_frozen / expected_between).epsilon(1e-4));
+  CHECK(m.share > 0.5);  // a clip that stops moving looks nothing like itself to this encoder
 }
 
 TEST_CASE("SyntheticStream: long videos with scene changes, deterministic and seekable", "[eval][source]") {

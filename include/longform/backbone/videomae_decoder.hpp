@@ -11,6 +11,7 @@
 /// they are concatenated `[visible..., masked...]`.
 #pragma once
 
+#include <longform/backbone/detail/linear.hpp>
 #include <longform/backbone/vit.hpp>
 
 #include <torch/nn/cloneable.h>
@@ -66,7 +67,7 @@ class VideoMAEDecoderImpl : public torch::nn::Cloneable<VideoMAEDecoderImpl> {
     auto x = tokens;
     for (const auto& b : *blocks) x = b->as<ViTBlockImpl>()->forward(x);
     if (return_token_num > 0) x = x.slice(1, x.size(1) - return_token_num);
-    return head->forward(norm->forward(x));
+    return detail::linear(head, norm->forward(x));
   }
 
   /// The options the decoder was built with.

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
+#include <longform/backbone/detail/linear.hpp>
 
 #include <ATen/ops/cat.h>
 #include <ATen/ops/gelu.h>
@@ -96,7 +97,7 @@ class ViTAttentionImpl : public torch::nn::Cloneable<ViTAttentionImpl> {
     const auto bias = at::cat({q_bias, at::zeros_like(v_bias), v_bias});
     auto qkv_out = at::linear(x, qkv->weight, bias).reshape({n, l, 3, h, -1}).permute({2, 0, 3, 1, 4});
     auto y = at::scaled_dot_product_attention(qkv_out[0], qkv_out[1], qkv_out[2]);  // scale 1/sqrt(head dim)
-    return proj->forward(y.transpose(1, 2).reshape({n, l, options_.dim}));
+    return detail::linear(proj, y.transpose(1, 2).reshape({n, l, options_.dim}));
   }
 
   at::Tensor q_bias;                     ///< query bias
@@ -123,7 +124,7 @@ class ViTMlpImpl : public torch::nn::Cloneable<ViTMlpImpl> {
   }
 
   /// `fc2(gelu(fc1(x)))`, exact (erf) GELU as `nn.GELU()`.
-  at::Tensor forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x))); }
+  at::Tensor forward(const at::Tensor& x) { return detail::linear(fc2, at::gelu(detail::linear(fc1, x))); }
 
   torch::nn::Linear fc1{nullptr};  ///< expand
   torch::nn::Linear fc2{nullptr};  ///< project back
@@ -179,8 +180,9 @@ class VideoPatchEmbedImpl : public torch::nn::Cloneable<VideoPatchEmbedImpl> {
                                                          .stride({tubelet_, patch_, patch_})));
   }
 
-  /// `[N, C, T, H, W]` -> `[N, L, D]`, tokens ordered t, h, w.
-  at::Tensor forward(const at::Tensor& clip) { return proj->forward(clip).flatten(2).transpose(1, 2); }
+  /// `[N, C, T, H, W]` -> `[N, L, D]`, tokens ordered t, h, w, row-major: elementwise ops keep their input's layout, so a transposed view
+  /// here would carry into every residual add and make each LayerNorm copy its input.
+  at::Tensor forward(const at::Tensor& clip) { return proj->forward(clip).flatten(2).transpose(1, 2).contiguous(); }
 
   torch::nn::Conv3d proj{nullptr};  ///< the tubelet conv (with bias)
 

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
+#include <longform/backbone/detail/linear.hpp>
 #include <longform/backbone/videomae_decoder.hpp>
 #include <longform/backbone/vit.hpp>
 #include <longform/core/clip.hpp>
@@ -202,7 +203,7 @@ class VideoMAEImpl : public torch::nn::Module {
   /// The loss for given masks (`[B, L]` bool, the same count per sample).
   at::Tensor loss_with_mask(const at::Tensor& x, const at::Tensor& mask) {
     const auto& eo = encoder->options();
-    const auto visible = encoder_to_decoder->forward(encoder->forward_tokens(x, mask));
+    const auto visible = detail::linear(encoder_to_decoder, encoder->forward_tokens(x, mask));
     if (decoder_pos_.device() != visible.device() || decoder_pos_.scalar_type() != visible.scalar_type())
       decoder_pos_ = decoder_pos_.to(visible.device(), visible.scalar_type());
     const auto pos = decoder_pos_.expand({x.size(0), -1, -1});
