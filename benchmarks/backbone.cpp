@@ -6,6 +6,7 @@
 #include <longform/backbone/memory_format.hpp>
 #include <longform/backbone/vit.hpp>
 #include <longform/backbone/x3d.hpp>
+#include <longform/core/retain_memory.hpp>
 #include <longform/train/autocast.hpp>
 
 #include <ATen/Parallel.h>
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bf16 autocast is for cuda only\n");
     return 2;
   }
+  // Without it every forward pays page faults for its activations (core/retain_memory.hpp).
+  longform::retain_freed_memory();
   torch::manual_seed(0);
   const auto x = at::randn({batch, 3, frames, size, size});
   if (model == "x3d_s" || model == "x3d_m") {

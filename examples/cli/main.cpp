@@ -5,9 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <longform/core/retain_memory.hpp>
+
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+  longform::retain_freed_memory();  // each training step reuses the last one's host memory
   CLI::App app{"longform: online self-supervised pre-training from long-form videos"};
   app.require_subcommand(1);
   add_info_command(app);
