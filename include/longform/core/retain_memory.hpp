@@ -6,10 +6,10 @@
 /// Why: glibc's malloc serves large blocks (a video model's activations) with `mmap` and returns
 /// a freed top of the heap with `brk`, so each forward pass gets fresh pages that the kernel maps
 /// and zeroes one page fault at a time: for X3D-S at 13×160² on one thread, about 20,000 faults
-/// per forward pass and some 30 % of its time (345–406 ms, 254–272 ms with this). This turns off `mmap` for allocations and trimming
-/// (below 2 GiB free at the top), so freed blocks are reused. Process-wide and glibc-only: call it
-/// once at start-up, as the `longform` command and the benchmarks do; the memory a process keeps
-/// is its peak, as with LibTorch's CUDA caching allocator.
+/// per forward pass and some 30 % of its time (345–406 ms; 254–272 ms with this). This turns off
+/// `mmap` for allocations and trimming (below 2 GiB free at the top), so freed blocks are reused.
+/// Process-wide and glibc-only: call it once at start-up, as the `longform` command and the
+/// benchmarks do; a process then keeps its peak, as LibTorch's CUDA caching allocator does.
 ///
 ///     int main() { longform::retain_freed_memory(); ... }
 #pragma once
