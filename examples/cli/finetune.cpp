@@ -57,7 +57,8 @@ at::Tensor labels_of(const std::vector<longform::LabeledVideo>& videos) {
 void select_weight_decay(longform::LinearProbeOptions& o, const longform::ActionSplit& split, const longform::ActionClips& train,
                          const at::Tensor& train_x, const at::Tensor& train_y, std::int64_t classes, nlohmann::json& info) {
   const std::vector<bool> held = longform::holdout_videos(split.train);
-  if (std::count(held.begin(), held.end(), true) == 0) return;
+  const auto held_count = std::count(held.begin(), held.end(), true);
+  if (held_count == 0) return;
   std::vector<std::uint8_t> held_bytes(held.begin(), held.end());
   const at::Tensor held_views = at::tensor(held_bytes).to(at::kBool).repeat_interleave(train.views());
   const auto choice = longform::select_weight_decay(train_x.flatten(0, 1), train_y, classes, held_views, o);
@@ -65,7 +66,7 @@ void select_weight_decay(longform::LinearProbeOptions& o, const longform::Action
   nlohmann::json tried = nlohmann::json::array();
   for (std::size_t i = 0; i < choice.candidates.size(); ++i) tried.push_back({{"weight_decay", choice.candidates[i]}, {"top1", choice.holdout_top1[i]}});
   info["weight_decay_holdout"] = tried;
-  info["holdout_videos"] = std::count(held.begin(), held.end(), true);
+  info["holdout_videos"] = held_count;
 }
 
 // The protocol on one encoder type: class scores [N, C] of the test videos. `encoder` is a
