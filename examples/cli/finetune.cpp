@@ -70,10 +70,12 @@ void select_weight_decay(longform::LinearProbeOptions& o, const longform::Action
 }
 
 // The protocol on one encoder type: class scores [N, C] of the test videos. `encoder` is a
-// holder: the caller's copy shares the module that fine-tuning trains.
+// holder: the caller's copy shares the module that fine-tuning trains. The frozen-feature
+// protocols leave the test views' features in `test_features` (for the motion share).
 template <class Encoder>
 at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
-                        const longform::ActionClips& train, const longform::ActionClips& test, nlohmann::json& info) {
+                        const longform::ActionClips& train, const longform::ActionClips& test, nlohmann::json& info,
+                        at::Tensor& test_features) {
   const auto classes = static_cast<std::int64_t>(split.num_classes());
   const c10::Device device(a.device);
   if (a.protocol == "finetune") {
@@ -90,7 +92,7 @@ at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const Finetun
   }
   // Frozen features: every view of every training video is a training sample.
   const at::Tensor train_x = longform::view_features(encoder, train, device, 16, "train features", a.progress);
-  const at::Tensor test_x = longform::view_features(encoder, test, device, 16, "test features", a.progress);
+  const at::Tensor test_x = test_features = longform::view_features(encoder, test, device, 16, "test features", a.progress);
   const at::Tensor train_y = labels_of(split.train).repeat_interleave(train.views());
   if (a.protocol == "linear") {
     longform::LinearProbeOptions o{.epochs = a.epochs > 0 ? a.epochs : 100,
@@ -123,14 +125,17 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
                                                  .crops = a.crops, .flip = a.flip};
   const longform::ActionClips train(split.train, clip_options), test(split.test, clip_options);
   const Encoder evaluated = encoder;
-  auto scores = run_protocol(std::move(encoder), feature_dim, a, split, train, test, info);
+  at::Tensor test_features;
+  auto scores = run_protocol(std::move(encoder), feature_dim, a, split, train, test, info, test_features);
   if (!a.save.empty()) {
     longform::save_state_dict(*evaluated, a.save);
     info["saved"] = a.save;
   }
   if (a.motion_share) {
     Encoder measured = evaluated;
-    const auto m = longform::motion_share(measured, test, c10::Device(a.device), 16, a.progress);
+    const c10::Device device(a.device);
+    const auto m = test_features.defined() ? longform::motion_share(measured, test, test_features, device, 16, a.progress)
+                                           : longform::motion_share(measured, test, device, 16, a.progress);
     info["motion_share"] = {{"share", m.share}, {"frozen_distance", m.frozen_distance}, {"between_distance", m.between_distance}};
   }
   return scores;

@@ -38,11 +38,12 @@ struct MotionShare {
 }
 
 /// The motion share of `encoder`'s features (`[B, C, T, H, W]` -> `[B, D]`) over the test views of
-/// `clips` (see the file comment).
+/// `clips` (see the file comment), given their features `moving` (`[N, V, D]`, `view_features`):
+/// the frozen-feature protocols have already computed them.
 template <class Encoder>
-[[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, c10::Device device, std::int64_t batch = 16,
-                                       bool progress = true) {
-  const at::Tensor moving = view_features(encoder, clips, device, batch, "moving views", progress).flatten(0, 1);
+[[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, const at::Tensor& moving_features,
+                                       c10::Device device, std::int64_t batch = 16, bool progress = true) {
+  const at::Tensor moving = moving_features.flatten(0, 1);
   const at::Tensor frozen =
       features_of(encoder, clips.size(), [&](std::size_t i) { return freeze_motion(clips.test_views(i)); }, device, batch,
                   "frozen views", progress)
@@ -53,6 +54,14 @@ template <class Encoder>
   m.between_distance = 2 * moving.var(0).sum().item<double>();
   m.share = m.between_distance > 0 ? m.frozen_distance / m.between_distance : 0;  // 0: a constant encoder
   return m;
+}
+
+/// The motion share of `encoder`'s features over the test views of `clips`, computing their features.
+template <class Encoder>
+[[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, c10::Device device, std::int64_t batch = 16,
+                                       bool progress = true) {
+  return motion_share(encoder, clips, view_features(encoder, clips, device, batch, "moving views", progress), device, batch,
+                      progress);
 }
 
 }  // namespace longform
