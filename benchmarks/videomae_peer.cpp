@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// VideoMAE's loss next to the peer's on identical inputs. `longform pretrain --synthetic --method
-// videomae` trains here (the built-in streams, sequential clips of 8 frames at stride 2, 32², a
-// ViT-Tiny/8, the Pretrainer's AdamW and schedule); every step's clips, tube mask, learning rate
+// VideoMAE's loss next to the peer's on identical inputs. The training of `longform pretrain
+// --synthetic --method videomae --arch vit_tiny` runs here (the built-in streams, sequential clips
+// of 8 frames at stride 2, 32², the Pretrainer's AdamW and schedule); every step's clips, tube mask, learning rate
 // and longform's loss go to stdout, so benchmarks/videomae_peer.py trains transformers'
-// VideoMAEForPreTraining on the very same batches and masks in the same run.
+// VideoMAEForPreTraining on the very same batches and masks in the same run (driver:
+// benchmarks/videomae_peer.sh).
 //
 // Record per step: float32 clips [B, 3, 8, 32, 32], uint8 mask [B, 64] (1 = masked), then float64
 // learning rate and float64 loss. A JSON line of settings goes to stderr first.
