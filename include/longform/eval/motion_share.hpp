@@ -38,7 +38,7 @@ struct MotionShare {
 }
 
 /// The motion share of `encoder`'s features (`[B, C, T, H, W]` -> `[B, D]`) over the test views of
-/// `clips` (see the file comment), given their features `moving` (`[N, V, D]`, `view_features`):
+/// `clips` (see the file comment), given their features `moving_features` (`[N, V, D]`, `view_features`):
 /// the frozen-feature protocols have already computed them.
 template <class Encoder>
 [[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, const at::Tensor& moving_features,
