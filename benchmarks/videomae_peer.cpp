@@ -7,7 +7,7 @@
 // benchmarks/videomae_peer.sh).
 //
 // Record per step: float32 clips [B, 3, 8, 32, 32], uint8 mask [B, 64] (1 = masked), then float64
-// learning rate and float64 loss. A JSON line of settings goes to stderr first.
+// learning rate and float64 loss, after one JSON line of the settings.
 // usage: bench_videomae_peer [--steps 600] [--seed 0] [--lr 1e-3] [--warmup 10] [--mask-ratio 0.5] [--batch 8]
 #include <cstdio>
 #include <cstdlib>
@@ -87,10 +87,11 @@ int main(int argc, char** argv) {
         longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = mask_ratio, .seed = seed},
                                                longform::VideoViT(longform::vit_tiny())),
         longform::WarmupCosine::of(o), stdout};
-    std::fprintf(stderr, "{\"steps\": %lld, \"batch\": %lld, \"lr\": %g, \"warmup\": %lld, \"mask_ratio\": %g, \"seed\": %llu, "
+    std::fprintf(stdout, "{\"steps\": %lld, \"batch\": %lld, \"lr\": %g, \"warmup\": %lld, \"mask_ratio\": %g, \"seed\": %llu, "
                  "\"weight_decay\": %g, \"beta1\": %g, \"beta2\": %g}\n",
                  static_cast<long long>(o.steps), static_cast<long long>(o.batch), o.lr, static_cast<long long>(o.warmup_steps),
                  mask_ratio, static_cast<unsigned long long>(seed), o.weight_decay, o.beta1, o.beta2);
+    std::fflush(stdout);
     longform::Pretrainer<Sequential, RecordedVideoMAE, longform::SyntheticStream> trainer(std::move(streams), std::move(sampler),
                                                                                           std::move(objective), o);
     trainer.run();

@@ -51,8 +51,11 @@ def main():
     torch.manual_seed(a.seed)
     bench = subprocess.Popen([a.bench, "--steps", str(a.steps), "--seed", str(a.seed), "--lr", str(a.lr),
                               "--mask-ratio", str(a.mask_ratio), "--batch", str(BATCH)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    settings = json.loads(bench.stderr.readline())
+                             stdout=subprocess.PIPE)  # its errors go straight to stderr
+    header = bench.stdout.readline()
+    if not header:
+        sys.exit(f"videomae_peer: {a.bench} did not start (exit status {bench.wait()})")
+    settings = json.loads(header)
     model = peer_model()
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(settings["beta1"], settings["beta2"]),
@@ -65,7 +68,7 @@ def main():
             mask = np.frombuffer(read_exact(bench.stdout, BATCH * TOKENS), np.uint8)
             lr, loss = np.frombuffer(read_exact(bench.stdout, 16), np.float64)
         except EOFError:
-            sys.exit(f"videomae_peer: the benchmark stopped at step {step}: {bench.stderr.read().decode()}")
+            sys.exit(f"videomae_peer: {a.bench} stopped at step {step} (exit status {bench.wait()})")
         x = torch.from_numpy(clips.copy()).view(BATCH, CHANNELS, FRAMES, SIZE, SIZE).transpose(1, 2)  # peer: B T C H W
         masked = torch.from_numpy(mask.copy()).view(BATCH, TOKENS).bool()
         for group in opt.param_groups:
