@@ -11,8 +11,8 @@
 // usage: bench_videomae_peer [--steps 600] [--seed 0] [--lr 1e-3] [--warmup 10] [--mask-ratio 0.5] [--batch 8]
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include <longform/backbone/vit.hpp>

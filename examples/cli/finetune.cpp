@@ -124,7 +124,7 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
   const longform::ActionClipOptions clip_options{.frames = a.frames, .stride = a.stride, .size = a.size, .clips = a.clips,
                                                  .crops = a.crops, .flip = a.flip};
   const longform::ActionClips train(split.train, clip_options), test(split.test, clip_options);
-  const Encoder evaluated = encoder;
+  Encoder evaluated = encoder;  // a holder: shares the module the protocol trains or reads
   at::Tensor test_features;
   auto scores = run_protocol(std::move(encoder), feature_dim, a, split, train, test, info, test_features);
   if (!a.save.empty()) {
@@ -132,10 +132,9 @@ at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArg
     info["saved"] = a.save;
   }
   if (a.motion_share) {
-    Encoder measured = evaluated;
     const c10::Device device(a.device);
-    const auto m = test_features.defined() ? longform::motion_share(measured, test, test_features, device, 16, a.progress)
-                                           : longform::motion_share(measured, test, device, 16, a.progress);
+    const auto m = test_features.defined() ? longform::motion_share(evaluated, test, test_features, device, 16, a.progress)
+                                           : longform::motion_share(evaluated, test, device, 16, a.progress);
     info["motion_share"] = {{"share", m.share}, {"frozen_distance", m.frozen_distance}, {"between_distance", m.between_distance}};
   }
   return scores;

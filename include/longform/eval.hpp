@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Downstream evaluation: fine-tuning, linear probe (its weight decay chosen on held-out videos)
-/// and kNN on frozen features, multi-view
-/// testing, classification metrics, loading pre-trained encoders, the motion share of features.
+/// and kNN on frozen features, multi-view testing, classification metrics, loading pre-trained
+/// encoders, the motion share of features.
 #pragma once
 
 #include <longform/eval/features.hpp>

@@ -180,8 +180,9 @@ class VideoPatchEmbedImpl : public torch::nn::Cloneable<VideoPatchEmbedImpl> {
                                                          .stride({tubelet_, patch_, patch_})));
   }
 
-  /// `[N, C, T, H, W]` -> `[N, L, D]`, tokens ordered t, h, w, row-major: elementwise ops keep their input's layout, so a transposed view
-  /// here would carry into every residual add and make each LayerNorm copy its input.
+  /// `[N, C, T, H, W]` -> `[N, L, D]`, tokens ordered t, h, w, row-major: elementwise ops keep
+  /// their input's layout, so a transposed view here would carry into every residual add and
+  /// make each LayerNorm copy its input.
   at::Tensor forward(const at::Tensor& clip) { return proj->forward(clip).flatten(2).transpose(1, 2).contiguous(); }
 
   torch::nn::Conv3d proj{nullptr};  ///< the tubelet conv (with bias)

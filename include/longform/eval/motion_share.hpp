@@ -31,15 +31,16 @@ struct MotionShare {
   double between_distance = 0;  ///< E‖f(x) − f(x')‖² over pairs of distinct views
 };
 
-/// `views` (`[..., C, T, H, W]`) with every frame replaced by the middle one.
+/// `views` (`[..., C, T, H, W]`) with every frame replaced by the middle one: a broadcast view, no
+/// copy (`features_of` batches it into a new tensor anyway).
 [[nodiscard]] inline at::Tensor freeze_motion(const at::Tensor& views) {
   const auto frames = views.size(-3);
-  return views.narrow(-3, frames / 2, 1).expand_as(views).contiguous();
+  return views.narrow(-3, frames / 2, 1).expand_as(views);
 }
 
 /// The motion share of `encoder`'s features (`[B, C, T, H, W]` -> `[B, D]`) over the test views of
-/// `clips` (see the file comment), given their features `moving_features` (`[N, V, D]`, `view_features`):
-/// the frozen-feature protocols have already computed them.
+/// `clips` (see the file comment), given their features `moving_features` (`[N, V, D]`, from
+/// `view_features`): the frozen-feature protocols have already computed them.
 template <class Encoder>
 [[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, const at::Tensor& moving_features,
                                        c10::Device device, std::int64_t batch = 16, bool progress = true) {
