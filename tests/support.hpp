@@ -72,10 +72,11 @@ inline std::string md5_hex(const at::Tensor& t) {
   return hex;
 }
 
-/// The per-frame MD5s that `ffmpeg -f framemd5 -pix_fmt rgb24` prints, in order.
-inline std::vector<std::string> ffmpeg_framemd5(const std::string& path) {
+/// The per-frame MD5s that `ffmpeg [input_options] -i path -f framemd5 -pix_fmt rgb24` prints, in order.
+inline std::vector<std::string> ffmpeg_framemd5(const std::string& path, const std::string& input_options = "") {
   std::vector<std::string> md5s;
-  for (const auto& line : lines_of("ffmpeg -nostdin -v error -i '" + path + "' -map 0:v:0 -f framemd5 -pix_fmt rgb24 -")) {
+  for (const auto& line : lines_of("ffmpeg -nostdin -v error " + input_options + " -i '" + path +
+                                   "' -map 0:v:0 -f framemd5 -pix_fmt rgb24 -")) {
     if (line.empty() || line.front() == '#') continue;
     md5s.push_back(line.substr(line.find_last_of(' ') + 1));
   }
