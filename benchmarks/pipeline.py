@@ -5,10 +5,15 @@ to short side S (at decode where the peer can), center-cropped to SxS, standardi
 (mean 0, std 1), as float [3, T, S, S]. Peers: PyAV + torch, torchcodec, decord (where installed).
 Then peak RSS of longform for a short and a long input (memory must not grow with video length).
 
-usage: benchmarks/pipeline.py BENCH_PIPELINE VIDEO [--threads N] [--repeats R] [--short V1 --long V2]
+Headline: each side at its defaults; then equal-thread rows as explanation. Rounds are interleaved and
+medians reported (this machine's speed drifts).
+
+usage: benchmarks/pipeline.py BENCH_PIPELINE VIDEO [--threads N] [--rounds R] [--short V1 --long V2]
 """
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import time
 
@@ -30,15 +35,17 @@ def scaled_size(width, height):
     return (round(width * S / height), S) if width >= height else (S, round(height * S / width))
 
 
-def pyav(video, threads):
+def pyav(video, threads=None):
+    """threads=None: PyAV at its defaults (the codec's own threading); else frame threads = threads."""
     import av
     import numpy as np
     import torch
     clips = 0
     with av.open(video) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.thread_count = threads
+        if threads is not None:
+            stream.thread_type = "AUTO"
+            stream.thread_count = threads
         w, h = scaled_size(stream.codec_context.width, stream.codec_context.height)
         span, buf = T * TAU, []
         for i, frame in enumerate(container.decode(stream)):
@@ -81,18 +88,14 @@ def decord(video, threads):
     return clips
 
 
-def best_of(repeats, fn, *args):
-    best, clips = float("inf"), 0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        clips = fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return clips, best
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    clips = fn(*args)
+    return clips, time.perf_counter() - t0
 
 
-def ours(binary, video, threads, repeats):
-    out = subprocess.run([binary, video, "--frames", str(T), "--stride", str(TAU), "--size", str(S),
-                          "--threads", str(threads), "--repeats", str(repeats)],
+def ours(binary, video, *flags):
+    out = subprocess.run([binary, video, "--frames", str(T), "--stride", str(TAU), "--size", str(S), "--repeats", "1", *flags],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -101,38 +104,71 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("video")
-    ap.add_argument("--threads", type=int, default=2, help="cores for each contender")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="cores for the equal-thread comparisons")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
     ap.add_argument("--short", help="a ~1-minute video for the memory check")
     ap.add_argument("--long", help="a ~15-minute video for the memory check")
     args = ap.parse_args()
 
     import torch
-    lf = ours(args.binary, args.video, args.threads, args.repeats)
-    # Peers get the same cores: decoder threads as longform's decoder share, torch the rest.
-    torch.set_num_threads(lf["intra_op_threads"])
-    dthreads = lf["decoder_threads"]
-    rows = [("longform", lf["clips"], lf["clips"] / lf["clips_per_s"])]
-    for name, fn in (("PyAV + torch", pyav), ("torchcodec + torch", torchcodec), ("decord + torch", decord)):
+    n = args.threads
+    default_torch_threads = torch.get_num_threads()
+
+    def torch_threads(k):
+        def run(fn, *a):
+            torch.set_num_threads(k)
+            try:
+                return timed(fn, *a)
+            finally:
+                torch.set_num_threads(default_torch_threads)
+        return run
+
+    def longform(*flags):
+        def run():
+            r = ours(args.binary, args.video, *flags)
+            return r["clips"], r["seconds"], r
+        return run
+
+    # Each contender: a name and a callable giving (clips, seconds[, longform's JSON]).
+    contenders = [
+        ("longform, defaults", longform()),
+        ("PyAV + torch, defaults", lambda: timed(pyav, args.video, None)),
+        (f"longform, W=1, 1 decoder thread", longform("--threads", str(n), "--workers", "1", "--decoder-threads", "1")),
+        (f"longform, W={n}, 1 decoder thread each", longform("--threads", str(n), "--workers", str(n), "--decoder-threads", "1")),
+        (f"longform, W=1, {n} frame threads", longform("--threads", str(n), "--workers", "1", "--decoder-threads", str(n))),
+        (f"PyAV + torch, {n} frame threads, {n} torch", lambda: torch_threads(n)(pyav, args.video, n)),
+        ("PyAV + torch, 1 frame thread, 1 torch", lambda: torch_threads(1)(pyav, args.video, 1)),
+    ]
+    for name, fn in (("torchcodec + torch", torchcodec), ("decord + torch", decord)):
         try:
-            clips, sec = best_of(args.repeats, fn, args.video, dthreads)
-            rows.append((name, clips, sec))
+            __import__(name.split()[0])
+            contenders.append((f"{name}, {n} threads", lambda fn=fn: torch_threads(n)(fn, args.video, n)))
         except ImportError as e:
             print(f"({name}: not installed: {e})")
+
+    rates = {name: [] for name, _ in contenders}
+    info = {}
+    for _ in range(args.rounds):  # interleaved: the machine's drift hits every contender alike
+        for name, fn in contenders:
+            clips, sec, *extra = fn()
+            rates[name].append(clips / sec)
+            if extra:
+                info[name] = extra[0]
+    median = {name: statistics.median(r) for name, r in rates.items()}
     print(f"video: {args.video}; sequential clips T={T} tau={TAU} -> float [3,{T},{S},{S}] standardized; "
-          f"{args.threads} cores (decoder threads {dthreads}, torch threads {lf['intra_op_threads']}); best of {args.repeats}")
-    print(f"longform: decode amplification {lf['decode_amplification']:.2f}, consumer wait {lf['consumer_wait_s']:.2f} s, "
-          f"seeks {lf['seeks']}")
-    print(f"{'pipeline':22} {'clips':>6} {'seconds':>8} {'clips/s':>8} {'longform / this':>16}")
-    ours_rate = rows[0][1] / rows[0][2]
-    for name, clips, sec in rows:
-        print(f"{name:22} {clips:6d} {sec:8.2f} {clips / sec:8.2f} {ours_rate / (clips / sec):16.2f}")
-    peers = [clips / sec for name, clips, sec in rows[1:]]
-    if peers:
-        print(f"longform / best peer: {ours_rate / max(peers):.2f}x (goal >= 1.5x)")
+          f"{os.cpu_count()} cores; {args.rounds} interleaved rounds, medians")
+    d = info["longform, defaults"]
+    print(f"longform defaults: {d['workers']} decode workers x {d['decoder_threads']} FFmpeg thread, torch {d['intra_op_threads']} threads; "
+          f"decode amplification {d['decode_amplification']:.2f}, seeks {d['seeks']}, peak RSS {d['peak_rss_mib']:.0f} MiB")
+    print(f"{'pipeline':44} {'clips/s':>8}  {'all rounds'}")
+    for name, _ in contenders:
+        print(f"{name:44} {median[name]:8.2f}  {' '.join(f'{r:.2f}' for r in rates[name])}")
+    print(f"headline, each at its defaults: longform / PyAV = {median['longform, defaults'] / median['PyAV + torch, defaults']:.2f}x (goal >= 1.25x)")
+    print(f"scaling: W={n} / W=1 (1 decoder thread each) = "
+          f"{median[f'longform, W={n}, 1 decoder thread each'] / median['longform, W=1, 1 decoder thread']:.2f}x (goal >= 1.7x)")
     if args.short and args.long:
-        a = ours(args.binary, args.short, args.threads, 1)
-        b = ours(args.binary, args.long, args.threads, 1)
+        a = ours(args.binary, args.short)
+        b = ours(args.binary, args.long)
         print(f"peak RSS: {args.short}: {a['peak_rss_mib']:.1f} MiB ({a['clips']} clips); "
               f"{args.long}: {b['peak_rss_mib']:.1f} MiB ({b['clips']} clips); "
               f"ratio {b['peak_rss_mib'] / a['peak_rss_mib']:.3f} (goal <= 1.1)")

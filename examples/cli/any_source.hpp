@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <longform/core/error.hpp>
 #include <longform/io/video_reader.hpp>
@@ -28,7 +29,12 @@ class AnyReader {
   std::optional<Frame> next() { return impl_->next(); }
   [[nodiscard]] const VideoInfo& info() const { return impl_->info(); }
   std::optional<std::int64_t> skip() { return impl_->skip(); }
+  /// The wrapped reader's `skip_to` (non-reference frames before `k` are not decoded, keyframes
+  /// past are sought), else `skip()` up to `k`: `pretrain` decodes exactly as `clips` does.
+  void skip_to(std::int64_t k) { impl_->skip_to(k); }
   void seek_frame(std::int64_t k) { impl_->seek_frame(k); }
+  /// The wrapped reader's frame timestamps (from its index), or none for readers without.
+  [[nodiscard]] const std::vector<std::int64_t>& frame_timestamps() { return impl_->frame_timestamps(); }
   [[nodiscard]] std::int64_t frame_count() const { return impl_->frame_count(); }
   [[nodiscard]] bool seekable() const { return impl_->seekable(); }
   /// The wrapped reader's `stats()`; for readers without, the frames it returned.
@@ -40,7 +46,9 @@ class AnyReader {
     virtual std::optional<Frame> next() = 0;
     [[nodiscard]] virtual const VideoInfo& info() const = 0;
     virtual std::optional<std::int64_t> skip() = 0;
+    virtual void skip_to(std::int64_t) = 0;
     virtual void seek_frame(std::int64_t) = 0;
+    virtual const std::vector<std::int64_t>& frame_timestamps() = 0;
     [[nodiscard]] virtual std::int64_t frame_count() const = 0;
     [[nodiscard]] virtual bool seekable() const = 0;
     [[nodiscard]] virtual ReaderStats stats() const = 0;
@@ -51,20 +59,37 @@ class AnyReader {
     std::optional<Frame> next() override {
       auto f = reader.next();
       frames += f.has_value();
+      if (f) position = f->index + 1;
       return f;
     }
     [[nodiscard]] const VideoInfo& info() const override { return reader.info(); }
     std::optional<std::int64_t> skip() override {
       if constexpr (detail::SkippingReader<R>) {
-        return reader.skip();
+        auto i = reader.skip();
+        if (i) position = *i + 1;
+        return i;
       } else {
         auto f = next();
         return f ? std::optional<std::int64_t>(f->index) : std::nullopt;
       }
     }
+    void skip_to(std::int64_t k) override {
+      if constexpr (detail::ForwardSkippingReader<R>) {
+        reader.skip_to(k);
+      } else {
+        while (position < k && skip()) {
+        }
+      }
+    }
+    const std::vector<std::int64_t>& frame_timestamps() override {
+      if constexpr (detail::ReaderWithTimestamps<R>) return reader.frame_timestamps();
+      else return no_timestamps;
+    }
     void seek_frame(std::int64_t k) override {
-      if constexpr (SeekableFrameReader<R>) reader.seek_frame(k);
-      else throw decode_error(reader.info().path, "seek to frame " + std::to_string(k), "the reader cannot seek");
+      if constexpr (SeekableFrameReader<R>) {
+        reader.seek_frame(k);
+        position = k;
+      } else throw decode_error(reader.info().path, "seek to frame " + std::to_string(k), "the reader cannot seek");
     }
     [[nodiscard]] std::int64_t frame_count() const override {
       if constexpr (SeekableFrameReader<R>) return static_cast<std::int64_t>(reader.frame_count());
@@ -80,6 +105,8 @@ class AnyReader {
     }
     mutable R reader;  // some readers count frames lazily (a non-const frame_count)
     std::int64_t frames = 0;  // frames returned, for readers without stats
+    std::int64_t position = 0;  // index of the frame `next()` returns, for readers without `skip_to`
+    const std::vector<std::int64_t> no_timestamps;
   };
   std::unique_ptr<base> impl_;
 };
@@ -95,10 +122,13 @@ class AnySource {
   [[nodiscard]] std::size_t size() const { return impl_->size(); }
   [[nodiscard]] std::string name(std::size_t i) const { return impl_->name(i); }
   [[nodiscard]] AnyReader open(std::size_t i) const { return impl_->open(i); }
+  /// Whether the wrapped source is read forward only (a `Stream`): decoded by one reader.
+  [[nodiscard]] bool forward_only() const { return impl_->forward_only(); }
 
  private:
   struct base {
     virtual ~base() = default;
+    [[nodiscard]] virtual bool forward_only() const = 0;
     [[nodiscard]] virtual std::size_t size() const = 0;
     [[nodiscard]] virtual std::string name(std::size_t) const = 0;
     [[nodiscard]] virtual AnyReader open(std::size_t) const = 0;
@@ -106,6 +136,10 @@ class AnySource {
   template <class S>
   struct model final : base {
     explicit model(S s) : source(std::move(s)) {}
+    [[nodiscard]] bool forward_only() const override {
+      if constexpr (requires { source.forward_only(); }) return source.forward_only();
+      else return false;
+    }
     [[nodiscard]] std::size_t size() const override { return source.size(); }
     [[nodiscard]] std::string name(std::size_t i) const override { return source.name(i); }
     [[nodiscard]] AnyReader open(std::size_t i) const override { return AnyReader(source.open(i)); }

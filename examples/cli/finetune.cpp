@@ -24,8 +24,10 @@
 #include <longform/core/threads.hpp>
 #include <longform/data.hpp>
 #include <longform/eval.hpp>
+#include <longform/io/video_reader.hpp>
 
 #include "backbones.hpp"
+#include "bad_input.hpp"
 #include "commands.hpp"
 #include "finetune.hpp"
 
@@ -43,6 +45,22 @@ longform::ActionSplit load_split(const FinetuneArgs& a) {
   }
   if (a.dataset == "synthetic") return longform::ucf101_split(longform::cli::synthetic_actions_root(a.root), a.split);
   throw longform::config_error("finetune: unknown --dataset " + a.dataset);
+}
+
+// Every video is opened once before any training, so that a bad one (not a video, damaged, no
+// frames) is skipped and named here instead of stopping the run when its turn comes.
+std::vector<longform::LabeledVideo> readable(const std::vector<longform::LabeledVideo>& videos, longform::cli::SkippedInputs& skipped) {
+  std::vector<longform::LabeledVideo> out;
+  for (const auto& v : videos) {
+    try {
+      longform::VideoReader reader(v.path.string(), {.threads = 1});
+      if (reader.frame_count() == 0) throw longform::decode_error(v.path.string(), "open", "the video has no frames");
+      out.push_back(v);
+    } catch (const longform::error& e) {
+      skipped.skip(v.path.string(), e.what());
+    }
+  }
+  return out;
 }
 
 at::Tensor labels_of(const std::vector<longform::LabeledVideo>& videos) {
@@ -182,11 +200,15 @@ nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
   if (!a.save.empty() && a.protocol != "finetune") throw longform::config_error("finetune: --save needs --protocol finetune (the other protocols train no encoder)");
   // Decoding runs on this thread between forward passes: all cores go to LibTorch.
   at::set_num_threads(a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  const longform::ActionSplit split = load_split(a);
+  longform::ActionSplit split = load_split(a);
+  longform::cli::SkippedInputs skipped;
+  split.train = readable(split.train, skipped);
+  split.test = readable(split.test, skipped);
+  if (split.train.empty() || split.test.empty()) skipped.finish(false, std::string("finetune: no readable ") + (split.train.empty() ? "training" : "test") + " video");
   nlohmann::json info{{"dataset", a.dataset}, {"split", a.split}, {"protocol", a.protocol}, {"arch", a.arch},
                       {"weights", a.weights}, {"frames", a.frames}, {"stride", a.stride}, {"size", a.size},
                       {"clips", a.clips},     {"crops", a.crops},   {"seed", a.seed},     {"classes", split.num_classes()},
-                      {"train_videos", split.train.size()}, {"test_videos", split.test.size()}};
+                      {"train_videos", split.train.size()}, {"test_videos", split.test.size()}, {"skipped", skipped.json()}};
   at::manual_seed(a.seed);  // a random-init encoder is this seed's
   at::Tensor scores;
   if (const auto x3d = longform::cli::x3d_preset(a.arch, a.frames, a.size)) {
@@ -221,7 +243,9 @@ nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
 void add_finetune_command(CLI::App& app) {
   auto a = std::make_shared<FinetuneArgs>();
   auto* cmd = app.add_subcommand("finetune", "Evaluate an encoder on action recognition: fine-tuning, linear probe or kNN");
-  cmd->add_option("--dataset", a->dataset, "ucf101 | hmdb51 | folder (ROOT/{train,test}/<class>/) | csv | synthetic (built in)")
+  cmd->add_option("--dataset", a->dataset,
+                  "ucf101 | hmdb51 | folder (ROOT/{train,test}/<class>/, files with a video extension) | csv | synthetic (built in); "
+                  "videos that do not open are skipped and named")
       ->check(CLI::IsMember({"ucf101", "hmdb51", "folder", "csv", "synthetic"}))
       ->capture_default_str();
   cmd->add_option("--root", a->root, "Data set root (videos; synthetic: where to write it, default ~/.cache/longform/synthetic-actions-2)");
@@ -257,8 +281,10 @@ void add_finetune_command(CLI::App& app) {
     const auto r = longform::cli::run_finetune(*a);
     nlohmann::json line{{"dataset", r["dataset"]}, {"split", r["split"]},   {"protocol", r["protocol"]}, {"weights", r["weights"]},
                         {"loaded", r["loaded"]},   {"top1", r["top1"]},     {"top5", r["top5"]},
-                        {"mean_class_accuracy", r["metrics"]["mean_class_accuracy"]}, {"seconds", r["seconds"]}};
+                        {"mean_class_accuracy", r["metrics"]["mean_class_accuracy"]}, {"seconds", r["seconds"]},
+                        {"skipped", r["skipped"]}};
     if (r.contains("motion_share")) line["motion_share"] = r["motion_share"]["share"];
     std::printf("%s\n", line.dump().c_str());
+    longform::cli::exit_status_from(r["skipped"]);
   });
 }

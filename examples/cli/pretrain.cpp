@@ -32,12 +32,14 @@
 #include <longform/core/threads.hpp>
 #include <longform/distributed/env.hpp>
 #include <longform/eval/pretrained.hpp>
-#include <longform/io/video_reader.hpp>
+#include <longform/io/ffmpeg_log.hpp>
 #include <longform/objective/distill.hpp>
 #include <longform/objective/moco.hpp>
 #include <longform/objective/videomae.hpp>
 #include <longform/sampler.hpp>
 #include <longform/source/ava_videos.hpp>
+#include <longform/source/forward_only.hpp>
+#include <longform/source/stream.hpp>
 #include <longform/source/synthetic_stream.hpp>
 #include <longform/source/video_list.hpp>
 #include <longform/train/options.hpp>
@@ -45,6 +47,7 @@
 
 #include "any_source.hpp"
 #include "backbones.hpp"
+#include "bad_input.hpp"
 #include "commands.hpp"
 #include "pretrain.hpp"
 
@@ -138,7 +141,7 @@ void apply_config(longform::PretrainerOptions& o, const std::string& path) {
   });
   for (const auto& item : j.items()) {
     if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw longform::config_error(path + ": unknown option '" + item.key() + "'");
+      throw longform::config_error(path + ": unknown option '" + item.key() + "' (accepted: " + CLI::detail::join(known, ", ") + ")");
     }
   }
 }
@@ -156,27 +159,33 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
                                                                .width = (side * 5 / 4 + 1) / 2 * 2,
                                                                .height = (side + 1) / 2 * 2}));
   }
-  longform::ReaderOptions reader{.threads = budget.decoder};
-  // Decode straight to the short side (swscale), as the first video that opens is oriented; the
-  // run skips the ones that do not open (and says so), so they must not stop it here either.
-  const auto decode_at = [&](const auto& source) {
-    for (std::size_t i = 0; i < source.size(); ++i) {
-      try {
-        const auto info = longform::VideoReader(source.name(i), {.threads = 1}).info();
-        (info.width >= info.height ? reader.height : reader.width) = a.options.size;
-        return;
-      } catch (const longform::decode_error&) {
-      }
-    }
-    reader.height = a.options.size;  // none opens: the run will report why
-  };
-  if (!a.videos.empty()) {
-    decode_at(longform::VideoList::from_path(a.videos));
-    return longform::cli::AnySource(longform::VideoList::from_path(a.videos, reader));
+  // Each video decoded straight to the short side (swscale), whatever its orientation.
+  // Several decode workers: one FFmpeg thread each; one reader: frame threads.
+  const bool one_reader = a.options.decode_workers == 1 || longform::is_forward_only_input(a.videos);
+  const longform::ReaderOptions reader{.threads = one_reader ? budget.decoder_for_one_reader() : budget.decoder,
+                                       .short_side = a.options.size};
+  if (longform::is_forward_only_input(a.videos)) {  // standard input, a pipe, a live URL: opened once
+    return longform::cli::AnySource(longform::Stream(a.videos, reader));
   }
+  if (!a.videos.empty()) return longform::cli::AnySource(longform::VideoList::from_path(a.videos, reader));
   const auto root = a.ava_root.empty() ? std::filesystem::path(a.ava).parent_path() : std::filesystem::path(a.ava_root);
-  decode_at(longform::AvaVideos(a.ava, root));
   return longform::cli::AnySource(longform::AvaVideos(a.ava, root, {}, reader));
+}
+
+// An earlier run's checkpoint and metrics are replaced only when asked (--overwrite); --resume
+// continues them.
+void refuse_to_overwrite(const PretrainArgs& a) {
+  if (a.options.resume || a.options.out_dir.empty()) return;
+  const std::filesystem::path out = a.options.out_dir;
+  for (const char* name : {"checkpoint.pt", "metrics.jsonl"}) {
+    std::error_code ec;
+    if (!std::filesystem::exists(out / name, ec)) continue;
+    if (!a.overwrite) {
+      throw longform::config_error("pretrain: " + (out / name).string() +
+                                   " is an earlier run's; --resume continues it, --overwrite replaces it, or choose another --out");
+    }
+    std::filesystem::remove(out / name, ec);  // a new run that fails early must not leave the old checkpoint beside its metrics
+  }
 }
 
 template <class S, class O>
@@ -192,13 +201,18 @@ nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
   const auto r = trainer.run(a.stop_at);
   if (trainer.rank() != 0) return nullptr;  // one summary per job
   const auto ran = r.last_step - r.first_step;
-  nlohmann::json skipped = nlohmann::json::array();
-  for (const auto& v : r.skipped) skipped.push_back({{"video", v.video}, {"error", v.error}});
+  if (ran == 0 && !r.exhausted) {
+    const auto goal = a.stop_at > 0 ? std::min(a.stop_at, a.options.steps) : a.options.steps;
+    std::fprintf(stderr, "longform pretrain: nothing to do: %s is at step %lld, and this run ends at step %lld (--steps%s)\n",
+                 r.checkpoint.string().c_str(), static_cast<long long>(r.first_step), static_cast<long long>(goal),
+                 a.stop_at > 0 ? ", --stop-at" : "");
+  }
+  longform::cli::SkippedInputs skipped;  // the Pretrainer named each on stderr already
+  for (const auto& v : r.skipped) skipped.record(v);
   nlohmann::json line{{"method", a.method},
                       {"sampler", a.sampler},
                       {"steps", r.last_step},
                       {"steps_run", ran},
-                      {"loss", r.losses.empty() ? 0.0 : r.losses.back()},
                       {"seconds", r.seconds},
                       {"step_s", ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0},
                       {"startup_s", r.startup_seconds},
@@ -207,9 +221,11 @@ nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
                       {"decode_amplification", r.decode_amplification},
                       {"exhausted", r.exhausted},
                       {"corrupt_packets", r.corrupt_packets},
-                      {"videos_skipped", skipped},
+                      {"ffmpeg_errors", longform::ffmpeg_log_counts().errors},
+                      {"skipped", skipped.json()},
                       {"checkpoint", r.checkpoint.string()},
                       {"options", nlohmann::json::parse(longform::to_json(a.options))}};
+  if (!r.losses.empty()) line["loss"] = r.losses.back();  // the last step's; no step ran, no loss
   return line;
 }
 
@@ -243,6 +259,8 @@ nlohmann::json longform::cli::run_pretrain(PretrainArgs a) {
   const longform::ThreadBudget budget = longform::ThreadBudget::plan(cores, 1);
   budget.apply();
   a.options.threads = 0;  // applied here, with the decoder share given to the source
+  if (a.options.decode_workers == 0) a.options.decode_workers = budget.workers;
+  refuse_to_overwrite(a);
   auto source = make_source(a, budget);
 
   const auto samplers = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("sequential"), hana::type_c<Sequential>),
@@ -283,7 +301,7 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--arch", a->arch, "Backbone: x3d_tiny|x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_tiny|vit_s|vit_b (videomae; default vit_s)")
       ->check(CLI::IsMember(longform::cli::arch_names()));
-  cmd->add_option("--videos", a->videos, "A video file, a folder of videos, or a list file (one path per line)");
+  cmd->add_option("--videos", a->videos, "A video file, a folder of videos, a list file (one path per line), or - / pipe:N / a live URL");
   cmd->add_option("--ava", a->ava, "AVA list file (movie names; the 15-min training window of each)");
   cmd->add_option("--ava-root", a->ava_root, "Folder of the AVA movies (default: the list's folder)");
   cmd->add_flag("--synthetic", a->synthetic, "The built-in benchmark's long-form videos (SyntheticStream): runs with no files");
@@ -318,8 +336,11 @@ void add_pretrain_command(CLI::App& app) {
   flag("checkpoint_every", cmd->add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0 = at the end only)"));
   flag("out_dir", cmd->add_option("--out", o.out_dir, "Folder for checkpoint.pt and metrics.jsonl"));
   flag("resume", cmd->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt when it exists"));
+  cmd->add_flag("--overwrite", a->overwrite, "Replace an earlier run's checkpoint.pt and metrics.jsonl in OUT (refused otherwise)");
   flag("prefetch", cmd->add_option("--prefetch", o.prefetch, "Batches prepared ahead")->check(CLI::PositiveNumber));
   flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all, shared among the processes of a torchrun job on this machine)"));
+  flag("decode_workers", cmd->add_option("--decode-workers", o.decode_workers, "Decoding threads, one reader each (0 = one per core; a pipe or live stream uses 1)")
+                             ->check(CLI::NonNegativeNumber));
   flag("distributed", cmd->add_option("--distributed", o.distributed, "Join the torchrun job of the environment (WORLD_SIZE > 1)"));
   flag("dist_timeout_s", cmd->add_option("--dist-timeout", o.dist_timeout_s, "Seconds a rank waits for the others (rendezvous, each collective)")
                               ->check(CLI::PositiveNumber));
@@ -328,6 +349,9 @@ void add_pretrain_command(CLI::App& app) {
   auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   cmd->callback([a, optimizer] {
     a->optimizer_given = optimizer->count() > 0;
-    if (const auto line = longform::cli::run_pretrain(*a); !line.is_null()) std::printf("%s\n", line.dump().c_str());
+    const auto line = longform::cli::run_pretrain(*a);
+    if (line.is_null()) return;  // not rank 0
+    std::printf("%s\n", line.dump().c_str());
+    longform::cli::exit_status_from(line["skipped"]);
   });
 }

@@ -18,6 +18,7 @@ struct PretrainArgs {
   std::string method = "moco", sampler = "sequential", arch;
   std::string videos, ava, ava_root, config, init, teacher;
   bool synthetic = false;
+  bool overwrite = false;  // replace an earlier run in out_dir (refused otherwise, unless resuming)
   std::int64_t stop_at = 0;  // pause after this step (checkpointed); --resume continues the same run
   std::int64_t frames = 16, stride = 4;
   std::int64_t streams = 4, capacity = 32, queue_size = 4096;

@@ -2,25 +2,34 @@
 // `longform reproduce --config FILE`: the paper's experiment — pre-train every method × sampler ×
 // stride of a grid (as `longform pretrain`), evaluate each (as `longform finetune`), next to a
 // random-init encoder per method; write results.csv and figure.svg (top-1 against stride, one line
-// per method and sampler). Resumable: a cell with its result.json is skipped, a cell cut short
-// resumes its pre-training from its checkpoint.
+// per method and sampler). The whole config is checked before any cell runs. Resumable: each cell
+// records its settings (settings.json) and is reused only while they stay the same — a finished
+// cell is skipped, a cell cut short resumes its pre-training from its checkpoint; a cell whose
+// settings changed runs again from scratch.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 // NOTE: LibTorch ships its own fmt whose headers may shadow the system one; header-only mode
 // links whichever is found.
 #define FMT_HEADER_ONLY
+#include <c10/core/Device.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <longform/core/error.hpp>
+#include <longform/train/options.hpp>
 
+#include "backbones.hpp"
 #include "commands.hpp"
 #include "finetune.hpp"
 #include "pretrain.hpp"
@@ -28,11 +37,29 @@
 namespace {
 
 namespace fs = std::filesystem;
+using longform::cli::FinetuneArgs;
+using longform::cli::PretrainArgs;
 using nlohmann::json;
+
+// The values `longform pretrain` and `longform finetune` accept for --method, --sampler,
+// --protocol and --dataset, checked here before any cell runs rather than when one reaches them.
+const std::vector<std::string> known_methods{"videomae", "moco", "distill"};
+const std::vector<std::string> known_samplers{"sequential", "random", "multistream", "replay"};
+const std::vector<std::string> known_protocols{"finetune", "linear", "knn"};
+const std::vector<std::string> known_datasets{"ucf101", "hmdb51", "folder", "csv", "synthetic"};
+
+[[noreturn]] void refuse(const fs::path& file, const std::string& what) { throw longform::config_error(file.string() + ": " + what); }
+
+// `value` (of `what`, found `where`) must be one of `accepted`.
+void check_name(const fs::path& file, const std::string& what, const std::string& value, const std::vector<std::string>& accepted,
+                const std::string& where = "") {
+  if (std::find(accepted.begin(), accepted.end(), value) == accepted.end())
+    refuse(file, "unknown " + what + " '" + value + "'" + where + " (accepted: " + CLI::detail::join(accepted, ", ") + ")");
+}
 
 struct Grid {
   fs::path out = "reproduce-out";
-  std::vector<std::string> methods{"videomae", "moco", "distill"}, samplers{"sequential", "random"};
+  std::vector<std::string> methods = known_methods, samplers{"sequential", "random"};
   std::vector<std::int64_t> strides{1, 2, 4};
   std::vector<std::uint64_t> seeds{0};
   json pretrain = json::object(), eval = json::object();
@@ -52,7 +79,9 @@ void take(const json& j, const char* key, T& into, const fs::path& file) {
 // asked for, so a misspelt option is an error rather than a silently ignored default.
 class ObjectReader {
  public:
-  ObjectReader(const json& j, const fs::path& file, std::string where) : j_(j), file_(file), where_(std::move(where)) {}
+  ObjectReader(const json& j, const fs::path& file, std::string where) : j_(j), file_(file), where_(std::move(where)) {
+    if (!j_.is_object()) refuse(file_, (where_.empty() ? std::string("the config") : "\"" + where_ + "\"") + " must be a JSON object");
+  }
   template <class T>
   void operator()(const char* key, T& into) {
     asked_.emplace_back(key);
@@ -61,7 +90,7 @@ class ObjectReader {
   void finish() const {
     for (const auto& item : j_.items())
       if (std::find(asked_.begin(), asked_.end(), item.key()) == asked_.end())
-        throw longform::config_error(file_.string() + ": unknown key '" + item.key() + "' in \"" + where_ + "\"");
+        check_name(file_, "key", item.key(), asked_, where_.empty() ? "" : " in \"" + where_ + "\"");
   }
 
  private:
@@ -73,63 +102,143 @@ class ObjectReader {
 
 Grid read_grid(const fs::path& file) {
   std::ifstream in(file);
-  if (!in) throw longform::config_error(file.string() + ": cannot open the config file");
+  if (!in) refuse(file, "cannot open the config file");
   json j;
   try {
     j = json::parse(in);
   } catch (const json::exception& e) {
-    throw longform::config_error(file.string() + ": not JSON (" + e.what() + ")");
+    refuse(file, std::string("not JSON (") + e.what() + ")");
   }
   Grid g;
-  for (const auto& item : j.items()) {
-    static const std::vector<std::string> known{"out", "methods", "samplers", "strides", "seeds", "pretrain", "eval"};
-    if (std::find(known.begin(), known.end(), item.key()) == known.end()) throw longform::config_error(file.string() + ": unknown key '" + item.key() + "'");
-  }
   std::string out = g.out.string();
-  take(j, "out", out, file);
+  ObjectReader read(j, file, "");
+  read("out", out);
+  read("methods", g.methods);
+  read("samplers", g.samplers);
+  read("strides", g.strides);
+  read("seeds", g.seeds);
+  read("pretrain", g.pretrain);
+  read("eval", g.eval);
+  read.finish();
   g.out = out;
-  take(j, "methods", g.methods, file);
-  take(j, "samplers", g.samplers, file);
-  take(j, "strides", g.strides, file);
-  take(j, "seeds", g.seeds, file);
-  take(j, "pretrain", g.pretrain, file);
-  take(j, "eval", g.eval, file);
+  if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty()) refuse(file, "methods, samplers, strides and seeds must not be empty");
+  for (const auto& m : g.methods) check_name(file, "method", m, known_methods);
+  for (const auto& s : g.samplers) check_name(file, "sampler", s, known_samplers);
+  for (const auto s : g.strides)
+    if (s <= 0) refuse(file, "strides must be positive (was " + std::to_string(s) + ")");
   return g;
 }
 
-// The pre-training of one cell: the config's "pretrain" object, then the cell's coordinates.
-longform::cli::PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const std::string& method, const std::string& sampler,
-                                          std::int64_t stride, std::uint64_t seed, const fs::path& dir) {
-  longform::cli::PretrainArgs a;
-  const json& p = g.pretrain;
-  ObjectReader read(p, file, "pretrain");
-  read("synthetic", a.synthetic);
-  read("videos", a.videos);
-  read("ava", a.ava);
-  read("ava_root", a.ava_root);
-  read("teacher", a.teacher);
-  read("init", a.init);
-  read("frames", a.frames);
-  read("queue_size", a.queue_size);
-  read("mask_ratio", a.mask_ratio);
-  read("flip_p", a.flip_p);
-  read("distill_target", a.distill_target);
-  read("segment_seconds", a.segment_seconds);
-  read("steps", a.options.steps);
-  read("batch", a.options.batch);
-  read("size", a.options.size);
-  read("lr", a.options.lr);
-  read("warmup_steps", a.options.warmup_steps);
-  read("weight_decay", a.options.weight_decay);
-  read("device", a.options.device);
-  read("threads", a.options.threads);
-  read("checkpoint_every", a.options.checkpoint_every);
-  if (p.contains("arch")) {
-    std::map<std::string, std::string> arch;
-    read("arch", arch);
-    if (arch.contains(method)) a.arch = arch[method];
+// The members of PretrainArgs that the grid's "pretrain" object sets, by key (its "arch", one per
+// method, aside): one list to read them and to record them as a cell's settings.
+template <class Visit>
+void pretrain_members(PretrainArgs& a, Visit&& visit) {
+  visit("synthetic", a.synthetic);
+  visit("videos", a.videos);
+  visit("ava", a.ava);
+  visit("ava_root", a.ava_root);
+  visit("teacher", a.teacher);
+  visit("init", a.init);
+  visit("frames", a.frames);
+  visit("queue_size", a.queue_size);
+  visit("mask_ratio", a.mask_ratio);
+  visit("flip_p", a.flip_p);
+  visit("distill_target", a.distill_target);
+  visit("segment_seconds", a.segment_seconds);
+  visit("steps", a.options.steps);
+  visit("batch", a.options.batch);
+  visit("size", a.options.size);
+  visit("lr", a.options.lr);
+  visit("warmup_steps", a.options.warmup_steps);
+  visit("weight_decay", a.options.weight_decay);
+  visit("device", a.options.device);
+  visit("threads", a.options.threads);
+  visit("checkpoint_every", a.options.checkpoint_every);
+}
+
+// The same for FinetuneArgs and the "eval" object.
+template <class Visit>
+void eval_members(FinetuneArgs& a, Visit&& visit) {
+  visit("dataset", a.dataset);
+  visit("root", a.root);
+  visit("lists", a.lists);
+  visit("train_list", a.train_list);
+  visit("test_list", a.test_list);
+  visit("split", a.split);
+  visit("protocol", a.protocol);
+  visit("frames", a.frames);
+  visit("stride", a.stride);
+  visit("size", a.size);
+  visit("clips", a.clips);
+  visit("crops", a.crops);
+  visit("epochs", a.epochs);
+  visit("batch", a.batch);
+  visit("lr", a.lr);
+  visit("weight_decay", a.weight_decay);
+  visit("k", a.k);
+  visit("motion_share", a.motion_share);
+  visit("threads", a.threads);
+  visit("device", a.device);
+}
+
+// What a cell computes from its members: all but how it runs (threads, checkpoint interval).
+template <class Args, class Members>
+json settings_of(Args a, Members&& members) {
+  json s = json::object();
+  members(a, [&](const char* key, const auto& member) { s[key] = member; });
+  s.erase("threads");
+  s.erase("checkpoint_every");
+  return s;
+}
+
+void check_pretrain(const PretrainArgs& a, const fs::path& file) {
+  const auto in = [&](const std::string& what) { refuse(file, "\"pretrain\": " + what); };
+  try {
+    longform::validate(a.options);
+  } catch (const longform::config_error& e) {
+    in(e.what());
   }
+  if (int(a.synthetic) + int(!a.videos.empty()) + int(!a.ava.empty()) != 1) in("give exactly one of synthetic, videos, ava");
+  for (const auto& [key, path] : std::initializer_list<std::pair<const char*, std::string>>{{"videos", a.videos}, {"ava", a.ava}, {"ava_root", a.ava_root}, {"init", a.init}})
+    if (!path.empty() && !fs::exists(path)) in(std::string(key) + " '" + path + "' does not exist");
+  if (a.method == "distill" && !a.teacher.empty() && !fs::is_regular_file(a.teacher)) in("teacher '" + a.teacher + "' is no file");
+  if (a.method == "distill" && a.distill_target != "logits" && a.distill_target != "features")
+    in("distill_target must be logits or features (was '" + a.distill_target + "')");
+  const bool vit = a.method == "videomae";
+  if (vit ? !longform::cli::vit_preset(a.arch, a.frames, a.options.size) : !longform::cli::x3d_preset(a.arch, a.frames, a.options.size))
+    in("arch '" + a.arch + "' of " + a.method + " is not " + (vit ? "a ViT (vit_tiny, vit_s, vit_b)" : "an X3D (x3d_tiny, x3d_xs, x3d_s, x3d_m, x3d_l)"));
+  if (a.frames <= 0 || a.queue_size <= 0 || !(a.segment_seconds > 0)) in("frames, queue_size and segment_seconds must be positive");
+  if (!(a.mask_ratio > 0 && a.mask_ratio < 1)) in("mask_ratio must be in (0, 1)");
+  if (!(a.flip_p >= 0 && a.flip_p <= 1)) in("flip_p must be in [0, 1]");
+}
+
+void check_eval(const FinetuneArgs& a, const fs::path& file) {
+  const auto in = [&](const std::string& what) { refuse(file, "\"eval\": " + what); };
+  check_name(file, "protocol", a.protocol, known_protocols, " in \"eval\"");
+  check_name(file, "dataset", a.dataset, known_datasets, " in \"eval\"");
+  if (a.dataset == "csv" && (a.train_list.empty() || a.test_list.empty())) in("dataset csv needs train_list and test_list");
+  if (a.dataset != "synthetic" && a.dataset != "csv" && !fs::is_directory(a.root)) in("root '" + a.root + "' is no folder");
+  if (a.frames <= 0 || a.stride <= 0 || a.size <= 0 || a.clips <= 0 || a.batch <= 0 || a.k <= 0 || a.split <= 0 || a.epochs < 0)
+    in("frames, stride, size, clips, batch, k and split must be positive, epochs >= 0");
+  if (a.crops != 1 && a.crops != 3) in("crops must be 1 or 3 (was " + std::to_string(a.crops) + ")");
+  try {
+    (void)c10::Device(a.device);
+  } catch (const std::exception&) {
+    in("device '" + a.device + "' is no device (cpu, cuda, cuda:N)");
+  }
+}
+
+// The pre-training of one cell: the config's "pretrain" object, then the cell's coordinates.
+PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const std::string& method, const std::string& sampler, std::int64_t stride,
+                           std::uint64_t seed, const fs::path& dir) {
+  PretrainArgs a;
+  ObjectReader read(g.pretrain, file, "pretrain");
+  pretrain_members(a, read);
+  std::map<std::string, std::string> arch;
+  read("arch", arch);
   read.finish();
+  for (const auto& [m, name] : arch) check_name(file, "method", m, known_methods, " in \"pretrain\".\"arch\"");
+  a.arch = arch.contains(method) ? arch[method] : method == "videomae" ? "vit_s" : "x3d_m";
   if (!a.synthetic && a.videos.empty() && a.ava.empty()) a.synthetic = true;
   a.method = method;
   a.sampler = sampler;
@@ -138,63 +247,134 @@ longform::cli::PretrainArgs pretrain_args(const Grid& g, const fs::path& file, c
   a.options.out_dir = dir.string();
   a.options.resume = true;  // a cell cut short continues from its checkpoint
   a.options.progress = true;
+  check_pretrain(a, file);
   return a;
 }
 
-longform::cli::FinetuneArgs finetune_args(const Grid& g, const fs::path& file, const longform::cli::PretrainArgs& p, std::uint64_t seed,
-                                          const std::string& weights, const fs::path& dir) {
-  longform::cli::FinetuneArgs a;
-  const json& e = g.eval;
-  ObjectReader read(e, file, "eval");
+// The evaluation of one cell: the config's "eval" object over what the cell pre-trained.
+FinetuneArgs finetune_args(const Grid& g, const fs::path& file, const PretrainArgs& p, std::uint64_t seed, const std::string& weights,
+                           const fs::path& dir) {
+  FinetuneArgs a;
   a.dataset = "synthetic";
   a.frames = p.frames;
   a.size = p.options.size;
   a.threads = static_cast<int>(p.options.threads);
   a.device = p.options.device;
-  read("dataset", a.dataset);
-  read("root", a.root);
-  read("lists", a.lists);
-  read("split", a.split);
-  read("protocol", a.protocol);
-  read("frames", a.frames);
-  read("stride", a.stride);
-  read("size", a.size);
-  read("clips", a.clips);
-  read("crops", a.crops);
-  read("epochs", a.epochs);
-  read("batch", a.batch);
-  read("lr", a.lr);
-  read("weight_decay", a.weight_decay);
-  read("k", a.k);
-  read("motion_share", a.motion_share);
-  read("threads", a.threads);
-  read("device", a.device);
+  ObjectReader read(g.eval, file, "eval");
+  eval_members(a, read);
   read.finish();
-  a.arch = p.arch.empty() ? (p.method == "videomae" ? "vit_s" : "x3d_m") : p.arch;
+  a.arch = p.arch;
   a.weights = weights;
   a.seed = seed;
   a.out = (dir / "result.json").string();
+  check_eval(a, file);
   return a;
 }
 
-// Runs `evaluate` unless DIR/result.json exists; returns the result either way.
-template <class F>
-json cell(const fs::path& dir, const std::string& name, F&& evaluate) {
-  const auto result = dir / "result.json";
-  if (fs::exists(result)) {
-    std::fprintf(stderr, "longform reproduce: %s: done before, skipped\n", name.c_str());
+// One cell of the grid, fully resolved and checked before any cell runs.
+struct Cell {
+  std::string name, method, sampler;  // sampler "random-init": the baseline, no pre-training
+  std::int64_t stride = 0;
+  std::uint64_t seed = 0;
+  fs::path dir;
+  std::optional<PretrainArgs> pretrain;
+  FinetuneArgs eval;
+  json settings;  // what the cell computes from; a rerun reuses the cell only if they are equal
+};
+
+std::vector<Cell> plan(const Grid& g, const fs::path& file) {
+  std::vector<Cell> cells;
+  const auto add = [&](Cell c) {
+    c.settings = {{"method", c.method}, {"sampler", c.sampler}, {"stride", c.stride}, {"seed", c.seed}, {"arch", c.eval.arch},
+                  {"eval", settings_of(c.eval, [](auto& a, auto&& v) { eval_members(a, v); })}};
+    if (c.pretrain) c.settings["pretrain"] = settings_of(*c.pretrain, [](auto& a, auto&& v) { pretrain_members(a, v); });
+    c.settings = json::parse(c.settings.dump());  // the types JSON reads back (unsigned, not signed), to compare with a recorded copy
+    cells.push_back(std::move(c));
+  };
+  for (const auto seed : g.seeds) {
+    for (const auto& method : g.methods) {
+      // The baseline: the same encoder, randomly initialised, through the same evaluation.
+      const auto base_dir = g.out / fmt::format("{}-random-init-seed{}", method, seed);
+      const auto p0 = pretrain_args(g, file, method, "sequential", 1, seed, base_dir);
+      add({fmt::format("{} random init, seed {}", method, seed), method, "random-init", 0, seed, base_dir, std::nullopt,
+           finetune_args(g, file, p0, seed, "", base_dir)});
+      for (const auto& sampler : g.samplers) {
+        for (const auto stride : g.strides) {
+          const auto dir = g.out / fmt::format("{}-{}-s{}-seed{}", method, sampler, stride, seed);
+          const auto p = pretrain_args(g, file, method, sampler, stride, seed, dir);
+          add({fmt::format("{} / {} / stride {} / seed {}", method, sampler, stride, seed), method, sampler, stride, seed, dir, p,
+               finetune_args(g, file, p, seed, (dir / "checkpoint.pt").string(), dir)});
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+// "pretrain.steps: 2 -> 4, ..." : where `now` differs from `before`.
+std::string changes(const json& before, const json& now) {
+  std::string out;
+  for (const auto& op : json::diff(before, now)) {
+    const std::string path = op["path"];
+    std::string key = path.empty() ? "settings" : path.substr(1);
+    std::replace(key.begin(), key.end(), '/', '.');
+    const json::json_pointer at(path);
+    const std::string was = before.contains(at) ? before[at].dump() : "none";
+    const std::string is = op.contains("value") ? op["value"].dump() : "none";
+    out += (out.empty() ? "" : ", ") + key + ": " + was + " -> " + is;
+  }
+  return out;
+}
+
+// Readies the cell's folder: kept when its settings.json equals the cell's settings (its result
+// stands, its checkpoint resumes), else emptied, so nothing computed under other settings is
+// reused. Returns whether it was kept.
+bool claim(const Cell& c) {
+  const auto file = c.dir / "settings.json";
+  if (fs::exists(file)) {
+    std::string changed = "unreadable " + file.string();
+    try {
+      const json recorded = json::parse(std::ifstream(file));
+      if (recorded == c.settings) return true;
+      changed = changes(recorded, c.settings);
+    } catch (const json::exception&) {
+    }
+    std::fprintf(stderr, "longform reproduce: %s: settings changed (%s), run again\n", c.name.c_str(), changed.c_str());
+  } else if (fs::exists(c.dir) && !fs::is_empty(c.dir)) {
+    std::fprintf(stderr, "longform reproduce: %s: no settings recorded, run again\n", c.name.c_str());
+  }
+  fs::remove_all(c.dir);
+  fs::create_directories(c.dir);
+  const auto tmp = fs::path(file).concat(".tmp");
+  std::ofstream(tmp) << c.settings.dump(2) << "\n";
+  fs::rename(tmp, file);  // complete or absent: a cell is never claimed by half a record
+  return false;
+}
+
+// Runs the cell unless its folder holds its result under the same settings; returns the result.
+json run_cell(const Cell& c) {
+  const auto result = c.dir / "result.json", pretrained = c.dir / "pretrain.json";
+  if (claim(c) && fs::exists(result)) {
+    std::fprintf(stderr, "longform reproduce: %s: done before, skipped\n", c.name.c_str());
     return json::parse(std::ifstream(result));
   }
-  std::fprintf(stderr, "longform reproduce: %s\n", name.c_str());
-  fs::create_directories(dir);
-  return evaluate();
+  std::fprintf(stderr, "longform reproduce: %s\n", c.name.c_str());
+  if (c.pretrain && !fs::exists(pretrained)) {  // a finished pre-training stands when only its evaluation is missing
+    const json pre = longform::cli::run_pretrain(*c.pretrain);
+    std::ofstream(pretrained) << pre.dump() << "\n";
+    std::fprintf(stderr, "longform reproduce: %s: pre-trained %lld steps, loss %.4f\n", c.name.c_str(),
+                 static_cast<long long>(pre.value("steps", std::int64_t{0})), pre.value("loss", 0.0));
+  }
+  return longform::cli::run_finetune(c.eval);
 }
 
 struct Row {
   std::string method, sampler;
   std::int64_t stride;
   std::uint64_t seed;
-  double top1, top5, loss, pretrain_s, eval_s;
+  double top1, top5;
+  std::optional<double> loss, pretrain_s;  // none: no pre-training (random init), shown as "–"
+  double eval_s;
 };
 
 // Top-1 (mean over seeds) against stride: one polyline per method and sampler, dashed lines for random init.
@@ -258,43 +438,32 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
 
 void run_reproduce(const fs::path& config) {
   const Grid g = read_grid(config);
+  const std::vector<Cell> cells = plan(g, config);  // every cell's options checked before any work
   fs::create_directories(g.out);
   std::vector<Row> rows;
-  for (const auto seed : g.seeds) {
-    for (const auto& method : g.methods) {
-      // The baseline: the same encoder, randomly initialised, through the same evaluation.
-      const auto base_dir = g.out / fmt::format("{}-random-init-seed{}", method, seed);
-      const auto p0 = pretrain_args(g, config, method, "sequential", 1, seed, base_dir);
-      const json base = cell(base_dir, fmt::format("{} random init, seed {}", method, seed), [&] {
-        return longform::cli::run_finetune(finetune_args(g, config, p0, seed, "", base_dir));
-      });
-      rows.push_back({method, "random-init", 0, seed, base["top1"], base["top5"], 0, 0, base["seconds"]});
-      for (const auto& sampler : g.samplers) {
-        for (const auto stride : g.strides) {
-          const auto dir = g.out / fmt::format("{}-{}-s{}-seed{}", method, sampler, stride, seed);
-          const auto name = fmt::format("{} / {} / stride {} / seed {}", method, sampler, stride, seed);
-          double loss = 0, pretrain_s = 0;
-          const json r = cell(dir, name, [&] {
-            const auto p = pretrain_args(g, config, method, sampler, stride, seed, dir);
-            const json pre = longform::cli::run_pretrain(p);
-            std::ofstream(dir / "pretrain.json") << pre.dump() << "\n";
-            return longform::cli::run_finetune(finetune_args(g, config, p, seed, (dir / "checkpoint.pt").string(), dir));
-          });
-          if (fs::exists(dir / "pretrain.json")) {
-            const json pre = json::parse(std::ifstream(dir / "pretrain.json"));
-            loss = pre.value("loss", 0.0);
-            pretrain_s = pre.value("seconds", 0.0);
-          }
-          rows.push_back({method, sampler, stride, seed, r["top1"], r["top5"], loss, pretrain_s, r["seconds"]});
-          std::fprintf(stderr, "longform reproduce: %s: top-1 %.1f %% (random init %.1f %%)\n", name.c_str(), 100 * r["top1"].get<double>(),
-                       100 * base["top1"].get<double>());
-        }
+  std::map<std::string, double> base_top1;  // by method and seed
+  for (const auto& c : cells) {
+    const json r = run_cell(c);
+    Row row{c.method, c.sampler, c.stride, c.seed, r["top1"], r["top5"], std::nullopt, std::nullopt, r["seconds"]};
+    const auto key = fmt::format("{}/{}", c.method, c.seed);
+    if (!c.pretrain) {
+      base_top1[key] = row.top1;
+    } else {
+      if (fs::exists(c.dir / "pretrain.json")) {
+        const json pre = json::parse(std::ifstream(c.dir / "pretrain.json"));
+        row.loss = pre.value("loss", 0.0);
+        row.pretrain_s = pre.value("seconds", 0.0);
       }
+      std::fprintf(stderr, "longform reproduce: %s: top-1 %.1f %% (random init %.1f %%)\n", c.name.c_str(), 100 * row.top1, 100 * base_top1[key]);
     }
+    rows.push_back(std::move(row));
   }
+  const auto cell_text = [](const std::optional<double>& v, int digits) { return v ? fmt::format("{:.{}f}", *v, digits) : std::string("–"); };
   std::ofstream csv(g.out / "results.csv");
   csv << "method,sampler,stride,seed,top1,top5,pretrain_loss,pretrain_s,eval_s\n";
-  for (const auto& r : rows) csv << fmt::format("{},{},{},{},{:.4f},{:.4f},{:.4f},{:.1f},{:.1f}\n", r.method, r.sampler, r.stride, r.seed, r.top1, r.top5, r.loss, r.pretrain_s, r.eval_s);
+  for (const auto& r : rows)
+    csv << fmt::format("{},{},{},{},{:.4f},{:.4f},{},{},{:.1f}\n", r.method, r.sampler, r.stride, r.seed, r.top1, r.top5, cell_text(r.loss, 4),
+                       cell_text(r.pretrain_s, 1), r.eval_s);
   write_svg(g.out / "figure.svg", rows, g.strides);
   std::printf("%s\n", json{{"results", (g.out / "results.csv").string()}, {"figure", (g.out / "figure.svg").string()}, {"cells", rows.size()}}.dump().c_str());
 }

@@ -3,6 +3,7 @@
 /// The FFmpeg layer: `VideoReader`, `VideoWriter`, `frames()`.
 #pragma once
 
+#include <longform/io/ffmpeg_log.hpp>
 #include <longform/io/frames.hpp>
 #include <longform/io/video_info.hpp>
 #include <longform/io/video_reader.hpp>

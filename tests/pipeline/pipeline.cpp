@@ -192,18 +192,20 @@ TEST_CASE("prefetch: the consumer's waiting time is measured", "[pipeline][telem
   CHECK(telemetry->wait_seconds() > 16 * 0.015);  // the producer is the bottleneck: the consumer waits
 }
 
-TEST_CASE("thread budget: the cores are split, and LibTorch gets its share", "[pipeline][threads]") {
+TEST_CASE("thread budget: decoding and the model may each use every core, no reader oversubscribes", "[pipeline][threads]") {
   const auto b = ThreadBudget::plan(16, 1);
   CHECK(b.producers == 1);
-  CHECK(b.decoder == 7);
-  CHECK(b.intra_op == 8);
-  CHECK(b.producers + b.decoder + b.intra_op == 16);
+  CHECK(b.workers == 16);
+  CHECK(b.decoder == 1);  // the workers decode in parallel, one FFmpeg thread each
+  CHECK(b.intra_op == 16);
+  CHECK(b.decoder_for_one_reader() == 8);
   const auto small = ThreadBudget::plan(2, 1);
-  CHECK(small.decoder == 1);
-  CHECK(small.intra_op == 1);
+  CHECK(small.workers == 2);
+  CHECK(small.intra_op == 2);
+  CHECK(small.decoder_for_one_reader() == 2);
   const int before = at::get_num_threads();
   ThreadBudget::plan(3, 1).apply();
-  CHECK(at::get_num_threads() == 1);
+  CHECK(at::get_num_threads() == 3);
   at::set_num_threads(before);
 }
 
@@ -233,4 +235,85 @@ TEST_CASE("retain_freed_memory: freed activations are reused, not faulted in aga
   INFO("page faults per pass: " << by_default << " by default, " << retained << " retained");
   CHECK(by_default > 1000);
   CHECK(retained < by_default / 2);
+}
+
+namespace {
+
+// Every clip a pipeline gives: its video, frames, bytes and sampler state.
+template <class Sampler>
+std::vector<Clip> all_clips(const VideoList& source, const Sampler& sampler, int workers, std::optional<SamplerState> resume = {},
+                            std::shared_ptr<Telemetry> telemetry = nullptr) {
+  std::vector<Clip> out;
+  for (Clip c : source | views::sample(sampler, {.context = {.telemetry = telemetry}, .resume = resume, .workers = workers,
+                                                  .chunk_frames = 200})) {
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void require_same(const std::vector<Clip>& a, const std::vector<Clip>& b, std::size_t offset = 0) {
+  REQUIRE(a.size() == b.size() + offset);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    const Clip& x = a[i + offset];
+    const Clip& y = b[i];
+    REQUIRE(x.video == y.video);
+    REQUIRE(x.frames == y.frames);
+    REQUIRE(x.seconds == y.seconds);
+    REQUIRE(x.resume == y.resume);
+    REQUIRE(at::equal(x.data, y.data));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("decode workers give the same clips, bytes and states in the same order for W = 1, 2, 4", "[pipeline][workers][videos]") {
+  // One long video with B-frames (sequential: W segments of it at once), and a list (random clips).
+  const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
+  const VideoList list({test::video("tree_h264.mp4"), test::video("vfr_h264.mkv"), test::video("diver_h264.mp4")},
+                       {.threads = 1, .short_side = 64});
+  const SequentialSampler<Frames<8>, Stride<4>> sequential({.seed = 1});
+  const RandomSampler<SegmentSeconds<4>, Frames<8>, Stride<2>> random({.seed = 3});
+  const auto reference = all_clips(one, sequential, 1);
+  const auto reference_random = all_clips(list, random, 1);
+  REQUIRE(reference.size() > 20);
+  for (const int w : {2, 4}) {
+    INFO("W = " << w);
+    auto telemetry = std::make_shared<Telemetry>();
+    require_same(reference, all_clips(one, sequential, w, {}, telemetry));
+    CHECK(telemetry->clips == static_cast<std::int64_t>(reference.size()));
+    CHECK(telemetry->seeks > 0);  // the workers' segments start by seeking
+    require_same(reference_random, all_clips(list, random, w));
+  }
+}
+
+TEST_CASE("a run checkpointed with one W resumes with another onto the same clips", "[pipeline][workers][videos]") {
+  const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
+  const SequentialSampler<Frames<8>, Stride<2>> sampler({.seed = 5});
+  const auto with_four = all_clips(one, sampler, 4);
+  const auto with_one = all_clips(one, sampler, 1);
+  REQUIRE(with_four.size() > 12);
+  require_same(with_four, all_clips(one, sampler, 1, with_four[9].resume), 10);
+  require_same(with_one, all_clips(one, sampler, 4, with_one[4].resume), 5);
+}
+
+TEST_CASE("decode workers stop early without hanging and pass errors on in order", "[pipeline][workers][videos]") {
+  const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
+  {
+    auto clips = one | views::sample(SequentialSampler<Frames<8>, Stride<4>>({.seed = 0}), {.workers = 3});
+    int n = 0;
+    for (const Clip& c : clips) {
+      REQUIRE(c.data.defined());
+      if (++n == 3) break;  // the workers are joined when the view goes
+    }
+    CHECK(n == 3);
+  }
+  const VideoList missing({test::video("vtest_h264.mp4"), test::scratch("none").string() + "/missing.mp4"}, {.threads = 1});
+  auto telemetry = std::make_shared<Telemetry>();
+  std::int64_t clips = 0;
+  for (const Clip& c : missing | views::sample(SequentialSampler<Frames<4>, Stride<8>>({.seed = 0}),
+                                                {.context = {.telemetry = telemetry}, .workers = 2})) {
+    clips += c.data.defined();
+  }
+  CHECK(clips > 0);
+  CHECK(telemetry->videos_skipped == 1);
 }

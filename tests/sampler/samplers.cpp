@@ -328,3 +328,22 @@ TEST_CASE("sequential clips of real H.264 videos: indices, pixels, forward decod
     }
   }
 }
+
+TEST_CASE("index-only clips carry each frame's presentation time on variable frame rate video", "[sampler][videos]") {
+  // Frame durations change at frame 200 of vfr_h264.mkv: index / fps is wrong after it.
+  const VideoList list({test::video("vfr_h264.mkv")}, {.threads = 1});
+  ClipContext ctx(list, {.decode = false});
+  SequentialSampler<Frames<4>, Stride<50>> sampler({.seed = 0});
+  VideoReader reader(list.name(0));
+  std::size_t checked = 0, after_change = 0;
+  while (auto c = sampler.next(ctx)) {
+    for (std::size_t t = 0; t < c->frames.size(); ++t) {
+      reader.seek_frame(c->frames[t]);
+      CHECK(c->seconds[t] == reader.next()->seconds);
+      after_change += c->frames[t] > 200;
+      ++checked;
+    }
+  }
+  CHECK(checked > 0);
+  CHECK(after_change > 0);
+}

@@ -375,7 +375,8 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 27);
+  CHECK(json.size() == 28);
+  CHECK(json["decode_workers"] == 0);
   CHECK(json["dist_timeout_s"] == 300);
 }
 

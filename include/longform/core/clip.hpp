@@ -35,7 +35,7 @@ struct Clip {
   std::size_t video = 0;            ///< index of the video in its source
   std::string name;                 ///< the source's name for it (path, URL, `synthetic:…`)
   std::vector<std::int64_t> frames; ///< frame index of each of the T frames, in tensor order
-  std::vector<double> seconds;      ///< presentation time of each frame (estimated as index/fps when not decoded)
+  std::vector<double> seconds;      ///< presentation time of each frame (`Frame::seconds`; index/fps only for readers without timestamps)
   SamplerState resume;              ///< sampler state right after this clip: restore it to continue after it
 };
 

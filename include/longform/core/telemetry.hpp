@@ -41,9 +41,12 @@ struct Telemetry {
   std::atomic<std::int64_t> corrupt_packets{0}; ///< packets the decoder rejected; skipped, the stream went on
   std::atomic<std::int64_t> videos_skipped{0};  ///< videos that failed to open or decode, skipped (see `skipped()`)
 
-  /// Records a skipped video (counted in `videos_skipped`).
+  /// Records a skipped video (counted in `videos_skipped`), once: decode workers may each meet it.
   void skip(std::string video, std::string error) {
     std::lock_guard lock(mutex_);
+    for (const auto& s : skipped_) {
+      if (s.video == video) return;
+    }
     skipped_.push_back({std::move(video), std::move(error)});
     ++videos_skipped;
   }

@@ -3,7 +3,9 @@
 /// Action data sets without official split files of their own:
 ///
 /// - `folder_split(ROOT)`: `ROOT/train/<class>/<video>` and `ROOT/test/<class>/<video>`, class ids
-///   the sorted class folder names of `train/` (a test class must be one of them);
+///   the sorted class folder names of `train/` (a test class must be one of them); a class folder's
+///   videos are its files with a video extension (`VideoList::is_video_file_name`), so a README or
+///   a thumbnail beside them is not taken for one;
 /// - `csv_split(TRAIN_CSV, TEST_CSV, ROOT)`: lines `<path>,<class name>` (an optional header
 ///   `path,label`), paths relative to ROOT; class ids the sorted names of the train list.
 ///
@@ -18,17 +20,18 @@
 #include <vector>
 
 #include <longform/data/action_split.hpp>
+#include <longform/source/video_list.hpp>
 
 namespace longform {
 
 namespace detail {
-// Sorted non-hidden entries of `dir` that are folders (`folders`) or regular files.
+// Sorted non-hidden entries of `dir` that are folders (`folders`) or regular files with a video extension.
 inline std::vector<std::filesystem::path> sorted_entries(const std::filesystem::path& dir, bool folders) {
   std::vector<std::filesystem::path> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     if (e.path().filename().string().starts_with('.')) continue;
-    if (folders ? e.is_directory() : e.is_regular_file()) out.push_back(e.path());
+    if (folders ? e.is_directory() : e.is_regular_file() && VideoList::is_video_file_name(e.path())) out.push_back(e.path());
   }
   if (ec) throw split_error(dir, 0, "cannot list the folder (" + ec.message() + ")");
   std::sort(out.begin(), out.end());

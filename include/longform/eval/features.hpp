@@ -3,6 +3,8 @@
 /// `view_features`: a frozen encoder's features of every test view of every video of an
 /// `ActionClips` (the input of the linear probe and kNN protocols), in eval mode, without
 /// gradients, `batch` views per forward pass; `features_of` does it for views made otherwise.
+///
+///     at::Tensor x = longform::view_features(encoder, test_clips, at::kCPU);  // [N, V, D]
 #pragma once
 
 #include <cstdint>

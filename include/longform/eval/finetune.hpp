@@ -4,8 +4,9 @@
 /// training clips (AdamW, cosine decay, cross-entropy), then run on every test view. The paper
 /// trains 10 epochs on UCF101 and 30 on HMDB51.
 ///
-///     at::Tensor logits = longform::finetune(encoder, train_clips, test_clips, split.num_classes(), {.epochs = 10});
-///     auto metrics = longform::classification_metrics(longform::average_view_predictions(logits), labels);
+///     longform::X3D encoder(options);  // options.output = X3DOutput::features: the pooled features, no classifier
+///     at::Tensor logits = longform::finetune(encoder, options.head_dim_out, train_clips, test_clips, split.num_classes(), {.epochs = 10});
+///     auto metrics = longform::classification_metrics(longform::average_view_predictions(logits), test_labels);  // [N] int64
 #pragma once
 
 #include <cmath>

@@ -3,7 +3,7 @@
 /// `ClassificationMetrics`: top-1, top-5, per-class accuracy and the confusion matrix of class
 /// scores against labels.
 ///
-///     auto m = longform::classification_metrics(scores, labels, split.num_classes());
+///     auto m = longform::classification_metrics(scores, labels);  // scores [N, C], labels [N] in [0, C)
 ///     std::printf("top-1 %.2f %%\n", 100 * m.top1);
 #pragma once
 

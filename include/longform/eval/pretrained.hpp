@@ -7,8 +7,10 @@
 /// - a backbone state dict (`torch.save`, backbone/weights.hpp), e.g. `X3D_M.pyth` or a file written
 ///   by `save_state_dict`, loaded strictly.
 ///
+///     longform::X3DOptions o = longform::x3d_m();
+///     o.output = longform::X3DOutput::features;  // the encoder as pre-training built it
 ///     longform::X3D encoder(o);
-///     longform::load_pretrained(*encoder, "run/checkpoint.pt");
+///     std::string what = longform::load_pretrained(*encoder, "run/checkpoint.pt");  // "checkpoint:encoder_q"
 #pragma once
 
 #include <filesystem>

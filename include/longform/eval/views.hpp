@@ -2,6 +2,8 @@
 /// @file
 /// Multi-view testing: a video's prediction is the mean of the softmax of its views' logits
 /// (K temporal clips × 1 or 3 spatial crops), as SlowFast and VideoMAE test.
+///
+///     at::Tensor probabilities = longform::average_view_predictions(logits);  // [N, V, C] -> [N, C]
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -531,7 +531,9 @@ class VideoReader {
     }
 
     Frame out;
-    out.rgb = at::empty({out_h, out_w, 3}, at::kByte);
+    // swscale's SIMD writes whole vectors: up to 16 bytes past a row's end for some widths (40).
+    const std::int64_t bytes = std::int64_t{out_h} * out_w * 3;
+    out.rgb = at::empty({bytes + sws_overrun}, at::kByte).narrow(0, 0, bytes).view({out_h, out_w, 3});
     uint8_t* dst[4] = {out.rgb.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {out_w * 3, 0, 0, 0};
     sws_scale(sws_.get(), frame_->data, frame_->linesize, 0, src_h, dst, dst_stride);
@@ -739,6 +741,7 @@ class VideoReader {
   std::int64_t next_index_ = 0;
   std::set<std::int64_t> fed_pts_;  // without an index: PTS of packets fed whose frame has not come out
   static constexpr std::int64_t no_discard = INT64_MIN;
+  static constexpr std::int64_t sws_overrun = 64;  // slack after a frame's bytes for swscale's vector stores
   static constexpr std::int64_t fed_position_unknown = INT64_MAX / 2;  // decoded past an unknown point: never seek ahead
   std::int64_t discard_before_ = no_discard;  // skip_to: packets with PTS below this may be dropped if non-reference
   std::int64_t leading_before_ = no_discard;  // after a seek: packets presented before the start keyframe are not sent

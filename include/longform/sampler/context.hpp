@@ -72,10 +72,13 @@ struct context_base {
   [[nodiscard]] virtual std::size_t size() const = 0;
   [[nodiscard]] virtual std::string name(std::size_t video) const = 0;
   virtual VideoMeta probe(std::size_t video) = 0;
+  // Presentation time of frame `frame` of `video` (in range), without decoding.
+  virtual double seconds(std::size_t video, std::int64_t frame) = 0;
   // Decodes the frames `wanted` (sorted, unique) of `video` into `out`; false if the video ends first.
   // Frames from `retain_from` on (if >= 0) are kept converted for the next read of this video.
   virtual bool read(std::size_t video, const std::vector<std::int64_t>& wanted, std::vector<Frame>& out, std::int64_t retain_from) = 0;
   virtual void reserve_readers(std::size_t n) = 0;
+  [[nodiscard]] virtual std::size_t readers_reserved() const = 0;
 };
 
 template <class R>
@@ -92,6 +95,12 @@ concept ReaderWithStats = requires(const R& r) {
 template <class R>
 concept ReaderWithCorruptionCount = requires(const R& r) {
   { r.stats().corrupt_packets } -> std::convertible_to<std::int64_t>;
+};
+// Readers that know every frame's timestamp without decoding (from a packet index).
+template <class R>
+concept ReaderWithTimestamps = requires(R& r) {
+  { r.frame_timestamps()[0] } -> std::convertible_to<std::int64_t>;
+  { r.info().time_base.value() } -> std::convertible_to<double>;
 };
 template <class R>
 concept ReaderWithSeekableFlag = requires(const R& r) {
@@ -120,6 +129,7 @@ class context_impl final : public context_base {
   [[nodiscard]] std::size_t size() const override { return source_.size(); }
   [[nodiscard]] std::string name(std::size_t video) const override { return source_.name(video); }
   void reserve_readers(std::size_t n) override { options_.max_open = std::max(options_.max_open, n); }
+  [[nodiscard]] std::size_t readers_reserved() const override { return options_.max_open; }
 
   VideoMeta probe(std::size_t video) override {
     check_index(video);
@@ -140,6 +150,20 @@ class context_impl final : public context_base {
     }
     meta_[video] = m;
     return m;
+  }
+
+  double seconds(std::size_t video, std::int64_t frame) override {
+    const VideoMeta m = probe(video);
+    if constexpr (ReaderWithTimestamps<Reader>) {
+      if (!bad_[video] && m.frames > frame) {  // the PTS, as `Frame::seconds` (variable frame rate, a first timestamp not 0)
+        Reader& r = *acquire(video).reader;
+        const auto& ts = r.frame_timestamps();
+        if (static_cast<std::size_t>(frame) < ts.size()) {
+          return static_cast<double>(ts[static_cast<std::size_t>(frame)]) * r.info().time_base.value();
+        }
+      }
+    }
+    return m.fps > 0 ? static_cast<double>(frame) / m.fps : 0.0;
   }
 
   bool read(std::size_t video, const std::vector<std::int64_t>& wanted, std::vector<Frame>& out, std::int64_t retain_from) override {
@@ -379,6 +403,8 @@ class ClipContext {
   [[nodiscard]] bool decoding() const noexcept { return decode_; }
   /// Keeps at least `n` readers open (for samplers that interleave `n` videos).
   void reserve_readers(std::size_t n) { impl_->reserve_readers(n); }
+  /// How many readers this context keeps open at once.
+  [[nodiscard]] std::size_t readers_reserved() const { return impl_->readers_reserved(); }
   /// The counters this context updates, or null.
   [[nodiscard]] const std::shared_ptr<Telemetry>& telemetry() const noexcept { return telemetry_; }
 
@@ -404,7 +430,7 @@ class ClipContext {
       }
       if (wanted.back() >= m.frames) return false;
       clip.seconds.clear();
-      for (auto f : clip.frames) clip.seconds.push_back(m.fps > 0 ? static_cast<double>(f) / m.fps : 0.0);
+      for (auto f : clip.frames) clip.seconds.push_back(impl_->seconds(clip.video, f));
       count(clip);
       return true;
     }

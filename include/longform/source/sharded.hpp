@@ -46,6 +46,11 @@ class Sharded {
   /// The index in the wrapped source of this shard's video `i`.
   [[nodiscard]] std::size_t index(std::size_t i) const noexcept { return rank_ + i * world_; }
   [[nodiscard]] const Source& base() const noexcept { return source_; }
+  /// Read forward only when the wrapped source is (`Stream`).
+  [[nodiscard]] bool forward_only() const {
+    if constexpr (requires { source_.forward_only(); }) return source_.forward_only();
+    else return false;
+  }
 
  private:
   Source source_;

@@ -18,6 +18,8 @@ class Stream : public VideoFile {
  public:
   /// `url`: `-` or `pipe:0` for standard input, `pipe:N` for descriptor N, or any FFmpeg URL.
   explicit Stream(std::string url = "-", ReaderOptions options = {}) : VideoFile(std::move(url), options) {}
+  /// It can be opened once and read forward only: pipelines never decode it with several readers.
+  [[nodiscard]] static constexpr bool forward_only() noexcept { return true; }
 };
 
 static_assert(VideoSource<Stream>);

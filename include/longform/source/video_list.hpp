@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -25,8 +26,19 @@ class VideoList {
  public:
   using source_concept = source_tag;
 
-  /// File extensions a directory scan picks up (lower case).
-  static constexpr const char* video_extensions[] = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv"};
+  /// File extensions a directory scan picks up, compared without case: the video containers FFmpeg
+  /// reads (camcorder `.MTS`/`.m2ts`, phone `.3gp`, broadcast `.mxf`, ...), no image or audio formats.
+  static constexpr const char* video_extensions[] = {
+      ".3g2", ".3gp", ".asf",  ".avi", ".divx", ".dv",  ".f4v",  ".flv", ".h264", ".h265", ".hevc", ".ivf", ".m1v",
+      ".m2t", ".m2ts", ".m2v", ".m4v", ".mjpeg", ".mkv", ".mov", ".mp4", ".mpe", ".mpeg", ".mpg", ".mts", ".mxf",
+      ".nut", ".ogv",  ".qt",  ".rm",  ".rmvb", ".ts",  ".vob",  ".webm", ".wmv", ".y4m"};
+
+  /// Whether `p`'s extension is one of `video_extensions` (any case): what a folder scan takes.
+  static bool is_video_file_name(const std::filesystem::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::find(std::begin(video_extensions), std::end(video_extensions), ext) != std::end(video_extensions);
+  }
 
   /// A list of paths as given. @throws config_error if it is empty.
   explicit VideoList(std::vector<std::string> paths, ReaderOptions options = {})
@@ -42,7 +54,7 @@ class VideoList {
     if (!fs::is_directory(dir, ec)) throw config_error("VideoList: " + dir.string() + " is not a directory");
     std::vector<std::string> paths;
     for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied)) {
-      if (entry.is_regular_file() && is_video_name(entry.path())) paths.push_back(entry.path().string());
+      if (entry.is_regular_file() && is_video_file_name(entry.path())) paths.push_back(entry.path().string());
     }
     if (paths.empty()) throw config_error("VideoList: no video files in " + dir.string());
     std::sort(paths.begin(), paths.end());
@@ -70,7 +82,7 @@ class VideoList {
   static VideoList from_path(const std::filesystem::path& path, ReaderOptions options = {}) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) return from_directory(path, options);
-    if (is_video_name(path)) return VideoList({path.string()}, options);
+    if (is_video_file_name(path)) return VideoList({path.string()}, options);
     return from_file(path, options);
   }
 
@@ -89,11 +101,6 @@ class VideoList {
   [[nodiscard]] VideoReader open(std::size_t i) const { return VideoReader(paths_.at(i), options_); }
 
  private:
-  static bool is_video_name(const std::filesystem::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return std::find(std::begin(video_extensions), std::end(video_extensions), ext) != std::end(video_extensions);
-  }
   static std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string::npos) return {};

@@ -73,6 +73,7 @@ struct PretrainerOptions {
   bool resume = false;               ///< continue from out_dir/checkpoint.pt when it exists
   std::int64_t prefetch = 2;         ///< batches prepared ahead on the producer thread
   std::int64_t threads = 0;          ///< cores to use (`ThreadBudget::plan`); 0 = leave LibTorch's setting alone
+  std::int64_t decode_workers = 0;   ///< decode threads (`SampleOptions::workers`); 0 = the `ThreadBudget`'s (one per core of `threads`, else of the machine)
   bool progress = true;              ///< draw a progress bar with ETA when stderr is a terminal
   bool distributed = true;           ///< join the job described by torchrun's variables when WORLD_SIZE > 1 (distributed/env.hpp)
   double dist_timeout_s = 300;       ///< distributed: bound on the rendezvous and on every collective (a dead or hung peer)
@@ -116,6 +117,7 @@ inline void validate(const PretrainerOptions& o) {
   positive("batch", o.batch);
   positive("size", o.size);
   positive("prefetch", o.prefetch);
+  non_negative("decode_workers", o.decode_workers);
   positive("sync_every", o.sync_every);
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw options_error("lr", "must be finite and positive (was " + detail::show(o.lr) + ")");
   non_negative("min_lr", o.min_lr);
@@ -149,7 +151,7 @@ inline void validate(const PretrainerOptions& o) {
 // an option is added; `to_json` and the CLI's `--config` follow it.
 BOOST_HANA_ADAPT_STRUCT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1,
                         beta2, momentum, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every,
-                        out_dir, resume, prefetch, threads, progress, distributed, dist_timeout_s, dist_bucket_mib);
+                        out_dir, resume, prefetch, threads, decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);
 
 namespace longform {
 

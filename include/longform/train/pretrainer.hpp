@@ -261,6 +261,8 @@ class Pretrainer {
     SampleOptions sampling;
     sampling.context.telemetry = telemetry;
     sampling.resume = resume_;
+    sampling.workers = static_cast<int>(options_.decode_workers > 0 ? options_.decode_workers
+                                                                   : ThreadBudget::plan(static_cast<int>(options_.threads)).workers);
     Sharded<Source> shard(source_, static_cast<std::size_t>(rank()), static_cast<std::size_t>(world));
     auto batches = shard | views::sample(sampler_, std::move(sampling)) |
                    views::transform(upload | scale | CenterCrop(options_.size) | Standardize{}) |

@@ -15,7 +15,11 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <atomic>
+#include <cstdarg>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <longform/core/error.hpp>
@@ -73,11 +77,35 @@ using packet_ptr = std::unique_ptr<AVPacket, packet_deleter>;
 using sws_ptr = std::unique_ptr<SwsContext, sws_deleter>;
 using avio_context_ptr = std::unique_ptr<AVIOContext, avio_context_deleter>;
 
-/// FFmpeg logs at INFO by default (libx264 prints statistics on every close). longform reports
-/// problems through exceptions and stats, so lower the default to errors, unless the user already
-/// chose a level.
+/// The one sink of FFmpeg's log (public side: io/ffmpeg_log.hpp): lines at or above `level` are
+/// printed, every error and warning is counted. Process-wide, as FFmpeg's log is.
+struct ffmpeg_log_state {
+  std::atomic<int> level{AV_LOG_QUIET};
+  std::atomic<std::int64_t> errors{0}, warnings{0};
+};
+inline ffmpeg_log_state& ffmpeg_log() {
+  static ffmpeg_log_state state;
+  return state;
+}
+
+inline void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args) {
+  auto& log = ffmpeg_log();
+  if (level <= AV_LOG_ERROR) ++log.errors;
+  else if (level <= AV_LOG_WARNING) ++log.warnings;
+  if (level > log.level.load(std::memory_order_relaxed)) return;
+  av_log_default_callback(avcl, level, format, args);
+}
+
+/// Routes FFmpeg's log through `ffmpeg_log_callback` (once; every reader and writer calls this).
+/// FFmpeg's own default prints INFO and up: libx264's statistics on every close, hundreds of
+/// "error while decoding" lines per seek on damaged input. longform reports those through
+/// exceptions and counters instead, so nothing is printed unless `set_ffmpeg_log_level` asks.
 inline void quiet_default_logging() {
-  if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_ERROR);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_level(ffmpeg_log().level.load());
+    av_log_set_callback(&ffmpeg_log_callback);
+  });
 }
 
 /// `av_frame_alloc` that throws instead of returning null.
