@@ -248,3 +248,21 @@ TEST_CASE("skip_to reads every 4th frame exactly while decoding fewer frames", "
     UNSCOPED_INFO(name << ": decoded " << strided.stats().frames << " of " << all.stats().frames);
   }
 }
+
+TEST_CASE("narrow frames whose rows swscale writes past decode exactly (40 pixels wide)", "[io][videos]") {
+  // swscale's vector stores overrun a 40-pixel RGB row by up to 16 bytes; under ASan a frame
+  // buffer without slack fails here.
+  const auto path = lt::scratch("narrow") / "w40.mp4";
+  REQUIRE(lt::run("ffmpeg -nostdin -v error -y -i '" + lt::video("vtest_h264.mp4") +
+                  "' -frames:v 6 -vf scale=40:32 -c:v libx264 -preset ultrafast -pix_fmt yuv420p '" + path.string() + "'")
+              .status == 0);
+  VideoReader reader(path.string());
+  const auto reference = lt::ffmpeg_framemd5(path.string());
+  std::size_t n = 0;
+  while (auto f = reader.next()) {
+    REQUIRE(n < reference.size());
+    CHECK((f->rgb.sizes() == at::IntArrayRef{32, 40, 3}));
+    CHECK(lt::md5_hex(f->rgb) == reference[n++]);
+  }
+  CHECK(n == reference.size());
+}
