@@ -27,8 +27,9 @@ nlohmann::json describe(const std::string& path, bool count) {
                    {"coded_height", info.coded_height},
                    {"rotation", info.rotation},
                    {"fps", std::to_string(info.fps.num) + "/" + std::to_string(info.fps.den)},
-                   {"duration", info.duration},
                    {"codec", info.codec}};
+  // A key means one thing: the stream's own duration, or the container's as an estimate.
+  j[info.duration_is_stream ? "duration" : "duration_estimate"] = info.duration;
   if (count) {  // decode everything: the exact number of decodable frames
     std::int64_t n = 0;
     while (reader.next()) ++n;

@@ -355,3 +355,16 @@ TEST_CASE("pretrain --videos decodes as many frames per used frame as clips on t
   CHECK(listed < 3.0);  // τ = 4: the non-reference frames in between are never decoded
   CHECK(pretrained == Approx(listed).epsilon(0.1));
 }
+
+TEST_CASE("info gives the stream's duration, and the container's only as an estimate", "[io][videos]") {
+  const auto r = lt::run(cli("info " + shell_arg(lt::video("vtest_h264.mp4")) + " " + shell_arg(lt::video("vfr_h264.mkv"))));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const auto lines = json_lines(r.output);
+  REQUIRE(lines.size() == 2);
+  // MP4 states the stream's duration; MKV only the container's.
+  CHECK(lines[0]["duration"].get<double>() == Approx(std::stod(lt::probe(lt::video("vtest_h264.mp4"), "stream=duration"))).margin(1e-3));
+  CHECK_FALSE(lines[0].contains("duration_estimate"));
+  CHECK_FALSE(lines[1].contains("duration"));
+  CHECK(lines[1]["duration_estimate"].get<double>() == Approx(std::stod(lt::probe(lt::video("vfr_h264.mkv"), "format=duration"))).margin(1e-3));
+}

@@ -21,6 +21,7 @@ struct VideoInfo {
   Rational fps;                      ///< average frame rate (ffprobe `avg_frame_rate`), 0/1 if unknown
   Rational time_base;                ///< unit of `Frame::pts`
   double duration = 0.0;             ///< the video stream's duration in seconds (the container's if the stream has none); 0 if unknown
+  bool duration_is_stream = false;   ///< `duration` is the stream's own (MP4, MOV, AVI), not the container's (MKV, MPEG-TS)
   double start_time = 0.0;           ///< seconds of the first timestamp
   std::string codec;                 ///< decoder name, e.g. "h264"
   std::int64_t frame_count = -1;     ///< an estimate (`nb_frames`, else duration · fps); -1 if unknown. Exact: `VideoReader::frame_count()`

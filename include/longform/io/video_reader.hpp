@@ -359,6 +359,7 @@ class VideoReader {
     info_.fps = {fps.num, fps.den};
     if (stream_->duration > 0) {
       info_.duration = static_cast<double>(stream_->duration) * av_q2d(stream_->time_base);
+      info_.duration_is_stream = true;
     } else if (format->duration > 0) {
       info_.duration = static_cast<double>(format->duration) / AV_TIME_BASE;
     }
