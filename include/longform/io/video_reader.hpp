@@ -598,7 +598,8 @@ class VideoReader {
     std::sort(keyframes_.begin(), keyframes_.end());
     keyframes_.erase(std::unique(keyframes_.begin(), keyframes_.end()), keyframes_.end());
     index_built_ = true;
-    fed_position_ = fed_pts_.empty() && next_index_ == 0 ? -1 : fed_position_unknown;
+    // Packets already sent were not located in the index: skip_to decodes forward from there.
+    fed_position_ = stats_.packets == 0 ? -1 : fed_position_unknown;
     if (next_index_ >= static_cast<std::int64_t>(timestamps_.size())) at_end_ = true;
   }
 
