@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Clip pipeline throughput: sequential clips (T frames, stride τ, back to back) of one video,
-// decoded at short side S, center-cropped to S×S, standardized per frame, in float [3, T, S, S].
+// decoded at short side S, center-cropped to S×S, standardized per frame (on the decode workers),
+// in float [3, T, S, S].
 // Prints one JSON line: clips/s (best of R runs), decode amplification, consumer wait, peak RSS.
 // usage: bench_pipeline VIDEO [--frames 16] [--stride 4] [--size 224] [--threads 0] [--workers 0] [--decoder-threads 0]
 //                            [--repeats 3] [--batch 1]
@@ -57,8 +58,10 @@ int main(int argc, char** argv) {
     std::shared_ptr<Telemetry> telemetry;
     for (std::int64_t r = 0; r < repeats; ++r) {
       telemetry = std::make_shared<Telemetry>();
-      auto batches = source | views::sample(Sampler(Frames<dynamic>{frames}, Stride<dynamic>{stride}), {.context = {.telemetry = telemetry}, .workers = w}) |
-                     views::transform(CenterCrop{size} | Standardize{}) | views::batch(batch) | views::prefetch(4, telemetry);
+      auto batches = source |
+                     views::sample(Sampler(Frames<dynamic>{frames}, Stride<dynamic>{stride}), {.context = {.telemetry = telemetry}, .workers = w},
+                                   CenterCrop{size} | Standardize{}) |
+                     views::batch(batch) | views::prefetch(4, telemetry);
       const auto start = std::chrono::steady_clock::now();
       clips = 0;
       for (const ClipBatch& b : batches) clips += b.data.size(0);

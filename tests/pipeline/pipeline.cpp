@@ -2,12 +2,14 @@
 // The clip pipeline: source | sample | transform | batch | prefetch — shapes and provenance,
 // exact resume from a batch, errors raised on the producer thread, early stop without hanging,
 // telemetry, and the thread budget.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,6 +17,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/ones.h>
+#include <ATen/ops/allclose.h>
 #include <ATen/ops/equal.h>
 
 #include <range/v3/view/take.hpp>
@@ -294,6 +297,81 @@ TEST_CASE("a run checkpointed with one W resumes with another onto the same clip
   REQUIRE(with_four.size() > 12);
   require_same(with_four, all_clips(one, sampler, 1, with_four[9].resume), 10);
   require_same(with_one, all_clips(one, sampler, 4, with_one[4].resume), 5);
+}
+
+TEST_CASE("decode workers prepare clips where they decode them, to the same floats for W = 1, 2, 4", "[pipeline][workers][videos]") {
+  const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
+  const SequentialSampler<Frames<8>, Stride<4>> sampler({.seed = 2});
+  const auto prepare = CenterCrop{48} | Standardize{};
+  auto prepared = [&](int workers) {
+    std::vector<Clip> out;
+    for (Clip c : one | views::sample(sampler, {.workers = workers, .chunk_frames = 200}, prepare)) out.push_back(std::move(c));
+    return out;
+  };
+  // The reference: prepared downstream, on the consumer's thread, after one thread decoded.
+  std::vector<Clip> reference;
+  for (Clip c : one | views::sample(sampler) | views::transform(prepare)) reference.push_back(std::move(c));
+  REQUIRE(reference.size() > 20);
+  REQUIRE(reference.front().data.scalar_type() == at::kFloat);
+  REQUIRE(reference.front().data.sizes() == at::IntArrayRef{3, 8, 48, 48});
+  for (const int w : {1, 2, 4}) {
+    INFO("W = " << w);
+    const auto got = prepared(w);
+    REQUIRE(got.size() == reference.size());
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+      REQUIRE(got[i].frames == reference[i].frames);
+      REQUIRE(at::allclose(got[i].data, reference[i].data, 1e-5, 1e-5));  // reductions may split differently
+    }
+    if (w > 1) require_same(prepared(1), got);  // bit for bit across W
+  }
+  static_assert(!DeterministicTransform<RandomResizedCrop>, "random draws would follow the workers' order");
+  static_assert(!DeterministicTransform<decltype(CenterCrop{48} | HorizontalFlip{})>);
+  static_assert(DeterministicTransform<std::remove_cvref_t<decltype(prepare)>>);
+}
+
+namespace {
+// This process's resident memory now, in bytes (Linux `VmRSS`).
+double resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("decode workers stay within the stated bound when the consumer stops reading", "[pipeline][workers][videos][memory]") {
+  // 8 times the video (6360 frames): sampled without a bound, the workers would hold every clip.
+  const std::vector<std::string> names(8, test::video("vtest_h264.mp4"));
+  const VideoList long_list(names, {.threads = 1, .short_side = 112});
+  constexpr int W = 4;
+  constexpr std::int64_t chunk_frames = 64, T = 8, tau = 4, span = (T - 1) * tau + 1;
+  const auto prepare = CenterCrop{112} | Standardize{};
+  auto telemetry = std::make_shared<Telemetry>();
+  const double before = resident_bytes();
+  auto clips = long_list | views::sample(SequentialSampler<Frames<T>, Stride<tau>>({.seed = 0}),
+                                         {.context = {.telemetry = telemetry}, .workers = W, .chunk_frames = chunk_frames}, prepare);
+  auto it = clips.begin();
+  REQUIRE((*it).data.sizes() == at::IntArrayRef{3, T, 112, 112});
+  // The consumer holds one clip and stops; the workers fill the window and go idle.
+  std::int64_t decoded = -1;
+  while (decoded != telemetry->clips.load()) {
+    decoded = telemetry->clips.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  // The bound (SampleOptions::workers): 2·W chunks of clips, each chunk spanning at most chunk_frames.
+  const std::int64_t clips_per_chunk = std::max<std::int64_t>(1, chunk_frames / span);
+  CHECK(decoded - 1 <= 2 * W * clips_per_chunk);
+  // In bytes: those clips as decoded (uint8 at 112×149) and prepared (float 112²), plus each
+  // worker's reader: FFmpeg's pool of up to 20 frames at the coded 768×576 in 4:2:0. Slack for the
+  // allocator's per-thread arenas.
+  const double clip_bytes = static_cast<double>(T) * 3 * 112 * (149 + 4 * 112);
+  const double reader_bytes = 20 * 768 * 576 * 1.5;
+  const double bound = 2 * W * clips_per_chunk * clip_bytes + W * reader_bytes + 64.0 * (1 << 20);
+  const double grown = resident_bytes() - before;
+  INFO("grown " << grown / (1 << 20) << " MiB, bound " << bound / (1 << 20) << " MiB, all clips would be "
+                << static_cast<double>(names.size() * 795 / (T * tau)) * clip_bytes / (1 << 20) << " MiB");
+  CHECK(grown <= bound);
 }
 
 TEST_CASE("decode workers stop early without hanging and pass errors on in order", "[pipeline][workers][videos]") {

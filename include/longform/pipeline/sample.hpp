@@ -11,6 +11,11 @@
 /// With `SampleOptions::workers` W > 1, W threads decode (pipeline/detail/decode_workers.hpp): the
 /// same clips, bytes and states, in the same order, whatever W, so a run checkpointed with one W
 /// resumes with another onto the same batches.
+///
+/// `views::sample(sampler, options, prepare)` also runs a `DeterministicTransform` (resize, crop,
+/// standardize, …) on each clip where it was decoded: on the workers, so the CPU work of a clip
+/// scales with them and the thread that reads the view only collects clips. Random augmentations
+/// stay downstream in `views::transform`: their draws follow the clips' order, whatever W.
 #pragma once
 
 #include <algorithm>
@@ -27,10 +32,12 @@
 #include <longform/core/clip.hpp>
 #include <longform/pipeline/detail/decode_workers.hpp>
 #include <longform/pipeline/detail/generator.hpp>
+#include <longform/pipeline/detail/prepare.hpp>
 #include <longform/sampler/concepts.hpp>
 #include <longform/sampler/context.hpp>
 #include <longform/source/concepts.hpp>
 #include <longform/source/forward_only.hpp>
+#include <longform/transform/concepts.hpp>
 
 namespace longform {
 
@@ -40,9 +47,10 @@ struct SampleOptions {
   std::optional<SamplerState> resume;   ///< restore the sampler to this state first
   bool record_state = true;             ///< set `Clip::resume` on every clip
   /// Decode threads. 1: the thread that reads the view decodes. W > 1: W workers, each with its own
-  /// readers, decode chunks of consecutive clips at once (one long video too, in W segments); at
-  /// most 2·W chunks of clips are in flight. Sources that are read forward only (`Stream`, `-`,
-  /// `pipe:N`) always use 1.
+  /// readers, decode chunks of consecutive clips at once (one long video too, in W segments).
+  /// Memory bound: at most 2·W chunks are in flight, i.e. 2·W·max(1, ⌊chunk_frames / clip span⌋)
+  /// clips (as decoded and as prepared), plus each worker's open readers. Sources that are read
+  /// forward only (`Stream`, `-`, `pipe:N`) always use 1.
   int workers = 1;
   /// With W > 1: the clips dealt to one worker at a time span about this many frames.
   std::int64_t chunk_frames = 1024;
@@ -71,17 +79,19 @@ bool can_decode_in_parallel(const Src& source) {
 
 namespace views {
 
-/// The closure `views::sample(sampler, options)`, applied to a source with `|`.
-template <class Sampler>
+/// The closure `views::sample(sampler, options, prepare)`, applied to a source with `|`.
+template <class Sampler, class Prepare>
 struct sample_closure {
   Sampler sampler;
   SampleOptions options;
+  Prepare prepare;
 };
 
 struct sample_fn {
-  /// `sample(source, sampler)`: the clips of `source`.
-  template <VideoSource Src, class Sampler>
-  auto operator()(Src source, Sampler sampler, SampleOptions options = {}) const {
+  /// `sample(source, sampler, options, prepare)`: the clips of `source`, each `prepare`d where it
+  /// was decoded.
+  template <VideoSource Src, class Sampler, DeterministicTransform Prepare = detail::as_decoded>
+  auto operator()(Src source, Sampler sampler, SampleOptions options = {}, Prepare prepare = {}) const {
     static_assert(detail::require_sampler<Sampler>());
     if constexpr (!ClipSampler<Sampler>) {
       return detail::generator_view<Clip>();  // the static_assert above has said why; no error cascade
@@ -89,28 +99,31 @@ struct sample_fn {
     struct state {
       ClipContext ctx;
       Sampler sampler;
+      Prepare prepare;
       bool record;
     };
     if (options.resume) sampler.restore(*options.resume);
     if (options.workers > 1 && detail::can_decode_in_parallel(source)) {
-      auto w = std::make_shared<detail::decode_workers<Src, Sampler>>(source, std::move(sampler), std::move(options.context),
-                                                                      options.record_state, options.workers,
-                                                                      std::max<std::int64_t>(1, options.chunk_frames));
+      auto w = std::make_shared<detail::decode_workers<Src, Sampler, Prepare>>(
+          source, std::move(sampler), prepare, std::move(options.context), options.record_state, options.workers,
+          std::max<std::int64_t>(1, options.chunk_frames));
       return detail::generator_view<Clip>([w]() { return w->next(); });
     }
-    auto s = std::make_shared<state>(state{ClipContext(std::move(source), options.context), std::move(sampler), options.record_state});
+    auto s = std::make_shared<state>(state{ClipContext(std::move(source), options.context), std::move(sampler), std::move(prepare),
+                                           options.record_state});
     return detail::generator_view<Clip>([s]() -> std::optional<Clip> {
       auto clip = s->sampler.next(s->ctx);
-      if (clip && s->record) clip->resume = s->sampler.state();
-      return clip;
+      if (!clip) return clip;
+      if (s->record) clip->resume = s->sampler.state();
+      return detail::prepared(s->prepare, std::move(*clip));
     });
     }
   }
-  /// `sample(sampler)`: a closure for `source | sample(sampler)`.
-  template <class Sampler>
-  auto operator()(Sampler sampler, SampleOptions options = {}) const {
+  /// `sample(sampler, options, prepare)`: a closure for `source | sample(sampler, …)`.
+  template <class Sampler, DeterministicTransform Prepare = detail::as_decoded>
+  auto operator()(Sampler sampler, SampleOptions options = {}, Prepare prepare = {}) const {
     static_assert(detail::require_sampler<Sampler>());
-    return sample_closure<Sampler>{std::move(sampler), std::move(options)};
+    return sample_closure<Sampler, Prepare>{std::move(sampler), std::move(options), std::move(prepare)};
   }
 };
 
@@ -118,10 +131,11 @@ struct sample_fn {
 inline constexpr sample_fn sample{};
 
 /// `source | views::sample(sampler)`.
-template <class Src, class Sampler>
+template <class Src, class Sampler, class Prepare>
   requires VideoSource<std::remove_cvref_t<Src>>
-auto operator|(Src&& source, sample_closure<Sampler> closure) {
-  return sample(std::remove_cvref_t<Src>(std::forward<Src>(source)), std::move(closure.sampler), std::move(closure.options));
+auto operator|(Src&& source, sample_closure<Sampler, Prepare> closure) {
+  return sample(std::remove_cvref_t<Src>(std::forward<Src>(source)), std::move(closure.sampler), std::move(closure.options),
+                std::move(closure.prepare));
 }
 
 }  // namespace views

@@ -7,8 +7,8 @@
 ///     auto report = trainer.run();
 ///
 /// One step: the next `ClipBatch` of
-///     source | sample(sampler) | transform(ToDevice | ShortSideScale | CenterCrop | Standardize) | batch(B) | prefetch(N)
-/// (decoded on a producer thread while the model trains); `objective.loss(batch)` (under bf16
+///     source | sample(sampler, {.workers = W}, ShortSideScale | CenterCrop | Standardize) | batch(B) | prefetch(N)
+/// (decoded and prepared by W decode workers, batched on a producer thread, while the model trains); `objective.loss(batch)` (under bf16
 /// autocast on CUDA); backward; global-norm gradient clipping; the optimizer (AdamW or SGD) steps
 /// at the `WarmupCosine` learning rate of the step; `objective.after_step()`.
 ///
@@ -254,7 +254,7 @@ class Pretrainer {
     using clock = std::chrono::steady_clock;
     const int world = world_size();
     auto telemetry = std::make_shared<Telemetry>();
-    ToDevice upload;  // CPU: a no-op; CUDA: the uint8 clip, pinned, non_blocking (on the prefetcher's side stream)
+    ToDevice upload;  // CUDA: the uint8 clip, pinned, non_blocking (on the prefetcher's side stream)
     upload.device = device_;
     ShortSideScale scale;
     scale.size = options_.size;
@@ -264,10 +264,13 @@ class Pretrainer {
     sampling.workers = static_cast<int>(options_.decode_workers > 0 ? options_.decode_workers
                                                                    : ThreadBudget::plan(static_cast<int>(options_.threads)).workers);
     Sharded<Source> shard(source_, static_cast<std::size_t>(rank()), static_cast<std::size_t>(world));
-    auto batches = shard | views::sample(sampler_, std::move(sampling)) |
-                   views::transform(upload | scale | CenterCrop(options_.size) | Standardize{}) |
-                   views::batch(options_.batch, /*drop_last=*/true) |
-                   views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry, device_);
+    const auto prepare = scale | CenterCrop(options_.size) | Standardize{};
+    auto batch_ahead = views::batch(options_.batch, /*drop_last=*/true) |
+                       views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry, device_);
+    // CPU: the decode workers prepare the clips they decode. CUDA: the uint8 clips go up and are
+    // prepared on the GPU.
+    auto batches = device_.is_cuda() ? shard | views::sample(sampler_, std::move(sampling)) | views::transform(upload | prepare) | batch_ahead
+                                     : shard | views::sample(sampler_, std::move(sampling), prepare) | batch_ahead;
 
     const WarmupCosine schedule = WarmupCosine::of(options_);
     ProgressBar progress(options_.steps, step_, options_.progress && rank() == 0);

@@ -26,6 +26,9 @@ struct Compose {
   }
 };
 
+template <class A, class B>
+inline constexpr bool draws_at_random<Compose<A, B>> = draws_at_random<A> || draws_at_random<B>;
+
 /// `a | b`: a transform that applies `a`, then `b`.
 template <class A, class B>
   requires ClipTransform<std::remove_cvref_t<A>> && ClipTransform<std::remove_cvref_t<B>>

@@ -36,6 +36,17 @@ concept ClipTransform = requires { typename T::transform_concept; } && std::same
                           { t(std::move(c)) } -> std::same_as<Clip>;
                         };
 
+/// Whether a transform draws random parameters: it has its own generator (`rng`, as the random
+/// transforms here do). `Compose` draws when either part does (transform/compose.hpp).
+template <class T>
+inline constexpr bool draws_at_random = requires(T& t) { t.rng; };
+
+/// A transform whose output depends on the clip alone, so copies of it give the same result on
+/// any thread: decode workers may each run one (`views::sample`'s `prepare`) and the clips stay
+/// the same bytes, whatever the number of workers.
+template <class T>
+concept DeterministicTransform = ClipTransform<T> && std::copy_constructible<T> && !draws_at_random<T>;
+
 /// Optional convenience base: from `at::Tensor Derived::apply(const at::Tensor&)` it derives the
 /// calls on tensors, clips (provenance kept) and batches.
 template <class Derived>

@@ -9,6 +9,8 @@
 ///   chunk c goes to worker c mod W. Inside a chunk a worker reads forward (overlapping clips keep
 ///   their shared frames); between its chunks it moves by an exact seek (`VideoReader`: from the
 ///   keyframe before, bit for bit). So one long video is decoded in W segments at once.
+/// - Each worker runs its own copy of the `prepare` transform (deterministic: resize, crop,
+///   standardize) on the clips it decodes, on its own thread (pipeline/detail/prepare.hpp).
 /// - Memory: at most 2·W chunks of clips are sampled ahead of the consumer, decoded or being decoded.
 /// - A clip the index promised but the video ended before (a damaged file) is dropped, as the
 ///   sampler drops such a clip itself when one thread decodes.
@@ -31,22 +33,23 @@
 
 #include <longform/core/clip.hpp>
 #include <longform/core/telemetry.hpp>
+#include <longform/pipeline/detail/prepare.hpp>
 #include <longform/sampler/context.hpp>
 
 namespace longform::detail {
 
-template <class Src, class Sampler>
+template <class Src, class Sampler, class Prepare>
 class decode_workers {
  public:
-  decode_workers(const Src& source, Sampler sampler, ContextOptions options, bool record_state, int workers,
-                 std::int64_t chunk_frames)
+  decode_workers(const Src& source, Sampler sampler, const Prepare& prepare, ContextOptions options, bool record_state,
+                 int workers, std::int64_t chunk_frames)
       : index_(source, index_options(options)),
         sampler_(std::move(sampler)),
         telemetry_(options.telemetry),
         record_(record_state),
         chunk_frames_(chunk_frames) {
     options.decode = true;
-    for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<worker>(source, options));
+    for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<worker>(source, options, prepare));
     for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { run(*p); });
   }
   decode_workers(const decode_workers&) = delete;
@@ -89,8 +92,9 @@ class decode_workers {
     std::exception_ptr error;
   };
   struct worker {
-    worker(const Src& source, const ContextOptions& options) : ctx(source, options) {}
+    worker(const Src& source, const ContextOptions& options, const Prepare& p) : ctx(source, options), prepare(p) {}
     ClipContext ctx;
+    Prepare prepare;
     std::deque<job> jobs;
     std::thread thread;
   };
@@ -166,7 +170,7 @@ class decode_workers {
       result r;
       try {
         w.ctx.reserve_readers(j.readers);
-        if (w.ctx.fill(j.clip, j.retain_from)) r.clip = std::move(j.clip);
+        if (w.ctx.fill(j.clip, j.retain_from)) r.clip = prepared(w.prepare, std::move(j.clip));
       } catch (...) {
         r.error = std::current_exception();
       }
