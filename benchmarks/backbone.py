@@ -20,22 +20,12 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
-import types
 
 import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
-if "torchvision" not in sys.modules:  # pytorchvideo 0.1.5 imports torchvision.ops at import time only
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        tv = types.ModuleType("torchvision")
-        tv.ops = types.ModuleType("torchvision.ops")
-        tv.ops.RoIAlign = object
-        sys.modules["torchvision"], sys.modules["torchvision.ops"] = tv, tv.ops
-from pytorchvideo.models.x3d import create_x3d  # noqa: E402
+from pytorchvideo_x3d import create_x3d  # noqa: E402
 
 CASES = [("x3d_s", 13, 160), ("x3d_m", 16, 224), ("vit_s", 16, 112)]
 

@@ -4,13 +4,18 @@
 // `--channels-last`: on an H200, channels-last-3d made its bf16 forward+backward 8x slower (the
 // depthwise conv3d has no fast kernel in that layout; benchmarks/backbone.py --device cuda).
 // The clips come from the real pipeline — sequential sampling, upload of the uint8 clips on the
-// prefetcher's side stream, resize/crop/standardize on the GPU — fed by FFmpeg decoding `--video`
-// (builds with FFmpeg) or by `SyntheticVideo`. One JSON line per model: clips/s over the timed
-// steps and the share of that time the trainer waited for data.
+// prefetcher's side stream, resize/crop/standardize on the GPU — fed by `SyntheticVideo` or, with
+// `--videos` (builds with FFmpeg), by real footage: a video file, a folder of videos or a list file
+// (`VideoList::from_path`), each decoded straight to the short side by the decode workers (one
+// FFmpeg thread each; as many workers as the `ThreadBudget` gives, i.e. one per core, unless
+// `--workers`), as `longform pretrain --videos` does. One JSON line per model: clips/s over the
+// timed steps and the share of that time the trainer waited for data (the decode workers' share).
 //
-//     bench_train_gpu [--steps 40] [--warmup 10] [--batch 32] [--video FILE] [--model x3d_m_moco|vit_b_videomae]
-//                     [--channels-last]
-//     bench_train_gpu --smoke     # tiny models on the CPU, two steps each: checks that it runs
+//     bench_train_gpu [--steps 40] [--warmup 10] [--batch 32] [--videos PATH] [--workers W]
+//                     [--model x3d_m_moco|vit_b_videomae] [--channels-last]
+//     bench_train_gpu --smoke [--videos PATH]   # tiny models on the CPU, two steps each: checks that it runs
+// (`--video FILE` is the older spelling of `--videos FILE`.)
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +27,7 @@
 #include <longform/backbone/videomae_decoder.hpp>
 #include <longform/backbone/vit.hpp>
 #include <longform/backbone/x3d.hpp>
+#include <longform/core/threads.hpp>
 #include <longform/objective/moco.hpp>
 #include <longform/objective/videomae.hpp>
 #include <longform/sampler.hpp>
@@ -38,8 +44,8 @@ namespace {
 
 struct Args {
   bool smoke = false, channels_last = false;
-  std::int64_t steps = 40, warmup = 10, batch = 32, frames = 16, size = 224;
-  std::string video, model, device;
+  std::int64_t steps = 40, warmup = 10, batch = 32, frames = 16, size = 224, workers = 0;
+  std::string videos, model, device;
 };
 
 Args parse(int argc, char** argv) {
@@ -55,7 +61,8 @@ Args parse(int argc, char** argv) {
     else if (arg == "--steps") a.steps = std::stoll(value());
     else if (arg == "--warmup") a.warmup = std::stoll(value());
     else if (arg == "--batch") a.batch = std::stoll(value());
-    else if (arg == "--video") a.video = value();
+    else if (arg == "--videos" || arg == "--video") a.videos = value();
+    else if (arg == "--workers") a.workers = std::stoll(value());
     else if (arg == "--model") a.model = value();
     else if (arg == "--device") a.device = value();
     else throw lf::config_error("bench_train_gpu: unknown argument '" + std::string(arg) + "'");
@@ -65,6 +72,7 @@ Args parse(int argc, char** argv) {
     if (a.device.empty()) a.device = "cpu";
   }
   if (a.device.empty()) a.device = at::hasCUDA() ? "cuda" : "cpu";
+  if (a.workers < 0) throw lf::config_error("bench_train_gpu: --workers must be >= 0 (0: one per core)");
   return a;
 }
 
@@ -89,19 +97,22 @@ lf::VideoMAE<lf::VideoViT> videomae(const Args& a) {
 
 template <class Source, class Objective>
 void bench(const char* name, const Args& a, Source source, const char* source_name, Objective objective, bool channels_last) {
+  const std::size_t videos = source.size();
+  const int workers = a.workers > 0 ? static_cast<int>(a.workers) : lf::ThreadBudget::plan().workers;
   using Sampler = lf::SequentialSampler<lf::Frames<lf::dynamic>, lf::Stride<lf::dynamic>>;
   Sampler sampler(lf::Frames<lf::dynamic>{a.frames}, lf::Stride<lf::dynamic>{2}, lf::Hop<>{}, {.seed = 0, .epochs = 0});
   const lf::PretrainerOptions options{.steps = a.warmup + a.steps, .batch = a.batch, .size = a.size, .bf16 = true,
                                       .channels_last = channels_last, .cudnn_benchmark = true, .sync_every = 10,
-                                      .device = a.device, .prefetch = 4, .progress = false};
+                                      .device = a.device, .prefetch = 4, .decode_workers = workers, .progress = false};
   lf::Pretrainer trainer{std::move(source), std::move(sampler), std::move(objective), options};
   trainer.run(a.warmup);  // cuDNN picks its algorithms, the allocator fills its cache
   const auto r = trainer.run();
   const auto ran = r.last_step - r.first_step;
   std::printf(
-      "{\"bench\":\"train_gpu\",\"model\":\"%s\",\"device\":\"%s\",\"source\":\"%s\",\"frames\":%lld,\"size\":%lld,\"batch\":%lld,"
+      "{\"bench\":\"train_gpu\",\"model\":\"%s\",\"device\":\"%s\",\"source\":\"%s\",\"videos\":%zu,\"decode_workers\":%d,"
+      "\"frames\":%lld,\"size\":%lld,\"batch\":%lld,"
       "\"bf16\":%s,\"steps\":%lld,\"clips_per_s\":%.2f,\"step_s\":%.4f,\"data_wait_share\":%.4f,\"loss\":%.4f}\n",
-      name, a.device.c_str(), source_name, static_cast<long long>(a.frames), static_cast<long long>(a.size),
+      name, a.device.c_str(), source_name, videos, workers, static_cast<long long>(a.frames), static_cast<long long>(a.size),
       static_cast<long long>(a.batch), a.device.starts_with("cuda") ? "true" : "false", static_cast<long long>(ran), r.clips_per_s, ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0,
       r.data_wait_share, r.losses.empty() ? 0.0 : r.losses.back());
   std::fflush(stdout);
@@ -110,16 +121,16 @@ void bench(const char* name, const Args& a, Source source, const char* source_na
 template <class Objective>
 void bench_on_any_source(const char* name, const Args& a, Objective objective, bool channels_last) {
 #ifdef LONGFORM_WITH_FFMPEG
-  if (!a.video.empty()) {
-    // Decoded straight to the short side (swscale), as `longform pretrain` does.
-    const auto info = lf::VideoReader(a.video, {.threads = 1}).info();
-    lf::ReaderOptions reader{.threads = 4};
-    (info.width >= info.height ? reader.height : reader.width) = a.size;
-    bench(name, a, lf::VideoList({a.video}, reader), "video", std::move(objective), channels_last);
+  if (!a.videos.empty()) {
+    // Decoded straight to the short side (swscale), as `longform pretrain --videos` does: one
+    // FFmpeg thread per decode worker, frame threads when there is one worker.
+    const lf::ThreadBudget budget = lf::ThreadBudget::plan();
+    const lf::ReaderOptions reader{.threads = a.workers == 1 ? budget.decoder_for_one_reader() : budget.decoder, .short_side = a.size};
+    bench(name, a, lf::VideoList::from_path(a.videos, reader), "videos", std::move(objective), channels_last);
     return;
   }
 #endif
-  if (!a.video.empty()) throw lf::config_error("bench_train_gpu: --video needs a build with FFmpeg (LONGFORM_WITH_FFMPEG)");
+  if (!a.videos.empty()) throw lf::config_error("bench_train_gpu: --videos needs a build with FFmpeg (LONGFORM_WITH_FFMPEG)");
   // Frames already at the short side, as a decoder scaling on the fly delivers them.
   const lf::SyntheticVideo synthetic({.seed = 1, .videos = 4, .frames = 100000, .width = a.size * 4 / 3, .height = a.size});
   bench(name, a, synthetic, "synthetic", std::move(objective), channels_last);

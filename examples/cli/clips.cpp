@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 
 #include "bad_input.hpp"
 #include "commands.hpp"
+#include "decode_device.hpp"
 
 namespace {
 
@@ -49,6 +51,7 @@ struct ClipsArgs {
   bool no_shuffle = false, decode = false;
   std::int64_t size = 224, batch = 8, prefetch = 4, threads = 0;
   int workers = 0;            // --decode-workers; 0: the thread budget's
+  std::string decode_device = "cpu";  // --decode-device: cpu, cuda, cuda:N (NVDEC; CPU if unavailable)
   bool forward_only = false;  // an input is standard input, a pipe or a live URL
 };
 
@@ -116,10 +119,10 @@ template <class Sampler>
 void run_pipeline(const ClipsArgs& a, const longform::VideoList& source, Sampler sampler, const longform::ThreadBudget& budget,
                   const std::shared_ptr<longform::Telemetry>& telemetry, longform::cli::SkippedInputs& skipped) {
   namespace views = longform::views;
-  auto batches = source | views::sample(std::move(sampler), {.context = {.telemetry = telemetry}, .record_state = false,
-                                                             .workers = a.workers}) |
-                 views::transform(longform::CenterCrop{a.size} | longform::Standardize{}) | views::batch(a.batch) |
-                 views::prefetch(static_cast<std::size_t>(a.prefetch), telemetry);
+  auto batches = source |
+                 views::sample(std::move(sampler), {.context = {.telemetry = telemetry}, .record_state = false, .workers = a.workers},
+                               longform::CenterCrop{a.size} | longform::Standardize{}) |
+                 views::batch(a.batch) | views::prefetch(static_cast<std::size_t>(a.prefetch), telemetry);
   const auto start = std::chrono::steady_clock::now();
   std::int64_t clips = 0, n_batches = 0;
   double checksum = 0;
@@ -174,8 +177,11 @@ void run(const ClipsArgs& a) {
   args.workers = args.forward_only ? 1 : a.workers > 0 ? a.workers : budget.workers;
   // --decode: each video scaled at decode (swscale) to the short side `size`, whatever its
   // orientation; the center crop then always fits.
+  // --decode-device cuda: NVDEC, CUDA frames and clips; CPU decoding where it cannot run (one line on stderr).
+  const std::string device = a.decode_device == "cpu" ? a.decode_device : cli::decode_device(a.decode_device, "clips", videos.empty() ? std::nullopt : std::optional(videos.front()));
   const VideoList source(videos, {.threads = args.workers > 1 ? budget.decoder : budget.decoder_for_one_reader(),
-                                  .short_side = a.decode ? a.size : 0});
+                                  .short_side = a.decode ? a.size : 0,
+                                  .device = device});
   const Sequential sequential(Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride}, Hop<dynamic>{a.hop},
                               {.seed = a.seed, .epochs = a.epochs});
   auto dispatch = [&](auto sampler) {
@@ -233,6 +239,9 @@ void add_clips_command(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "--decode: cores to use (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--decode-workers", a->workers, "--decode: decoding threads, one reader each (0 = one per core; 1 for a pipe or live stream)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--decode-device", a->decode_device,
+                  "where videos are decoded: cpu, or cuda / cuda:N (NVDEC: CUDA clips; CPU decoding, said once, where it cannot run)")
       ->capture_default_str();
   cmd->callback([a] { run(*a); });
 }

@@ -13,7 +13,9 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -49,6 +51,7 @@
 #include "backbones.hpp"
 #include "bad_input.hpp"
 #include "commands.hpp"
+#include "decode_device.hpp"
 #include "pretrain.hpp"
 
 namespace {
@@ -162,8 +165,15 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
   // Each video decoded straight to the short side (swscale), whatever its orientation.
   // Several decode workers: one FFmpeg thread each; one reader: frame threads.
   const bool one_reader = a.options.decode_workers == 1 || longform::is_forward_only_input(a.videos);
+  // --decode-device cuda: NVDEC, clips already on the GPU (the upload is skipped); CPU decoding,
+  // said in one line, where it cannot run. The probe video: --videos when it is one file.
+  std::optional<std::string> probe;
+  std::error_code ec;
+  if (!a.videos.empty() && std::filesystem::is_regular_file(a.videos, ec) && longform::VideoList::is_video_file_name(a.videos)) probe = a.videos;
+  const std::string device = a.decode_device == "cpu" ? a.decode_device : longform::cli::decode_device(a.decode_device, "pretrain", probe);
   const longform::ReaderOptions reader{.threads = one_reader ? budget.decoder_for_one_reader() : budget.decoder,
-                                       .short_side = a.options.size};
+                                       .short_side = a.options.size,
+                                       .device = device};
   if (longform::is_forward_only_input(a.videos)) {  // standard input, a pipe, a live URL: opened once
     return longform::cli::AnySource(longform::Stream(a.videos, reader));
   }
@@ -346,6 +356,9 @@ void add_pretrain_command(CLI::App& app) {
                               ->check(CLI::PositiveNumber));
   flag("dist_bucket_mib", cmd->add_option("--dist-bucket-mib", o.dist_bucket_mib, "Gradient all-reduce bucket size (MiB)")->check(CLI::PositiveNumber));
   flag("channels_last", cmd->add_flag("--channels-last", o.channels_last, "Weights in channels-last-3d (X3D: faster on CPU, much slower on CUDA)"));
+  cmd->add_option("--decode-device", a->decode_device,
+                  "Where videos are decoded: cpu, or cuda / cuda:N (NVDEC: clips start on the GPU; CPU decoding, said once, where it cannot run)")
+      ->capture_default_str();
   auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
   cmd->callback([a, optimizer] {
     a->optimizer_given = optimizer->count() > 0;

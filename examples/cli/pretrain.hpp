@@ -27,6 +27,7 @@ struct PretrainArgs {
   std::string distill_target = "logits";  // distill: match the teacher's logits, or its pooled features
   longform::PretrainerOptions options{.out_dir = "pretrain-out"};
   std::string optimizer = "adamw";
+  std::string decode_device = "cpu";  // --decode-device: cpu, cuda, cuda:N (NVDEC; CPU if unavailable)
   bool optimizer_given = false;
   std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
   int rank = 0;  // in a torchrun job (distributed/env.hpp)

@@ -20,7 +20,6 @@ import json
 import os
 import struct
 import sys
-import types
 import zipfile
 import zlib
 from importlib import metadata
@@ -30,19 +29,9 @@ from torch.utils.flop_counter import FlopCounterMode
 # transformers probes for torchvision with importlib, so import it before the stub below exists.
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
-# pytorchvideo 0.1.5 imports torchvision.ops.RoIAlign at package import (for its detection
-# head, unused here). Recent torch wheels come without a matching torchvision, so give it a stub.
-if "torchvision" not in sys.modules:
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        tv = types.ModuleType("torchvision")
-        tv.ops = types.ModuleType("torchvision.ops")
-        tv.ops.RoIAlign = object
-        sys.modules["torchvision"] = tv
-        sys.modules["torchvision.ops"] = tv.ops
-
-from pytorchvideo.models.x3d import create_x3d  # noqa: E402
+# pytorchvideo's X3D, with a torchvision stub where the wheel has none (benchmarks/pytorchvideo_x3d.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks"))
+from pytorchvideo_x3d import create_x3d  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 os.makedirs(OUT, exist_ok=True)

@@ -21,6 +21,26 @@
 ///   decoded); a read error mid-stream
 ///   (truncated file, closed pipe) ends the stream after the frames that decoded
 ///   (`stats().stopped_by` says why). Failing to open is an `open_error`.
+///
+/// GPU decoding (`ReaderOptions::device = "cuda"` or `"cuda:N"`), through FFmpeg's CUDA hwaccel (NVDEC):
+/// - The decoder writes into GPU memory (`AV_PIX_FMT_CUDA` surfaces, NV12 / P010 / P016 / 4:4:4),
+///   and colour conversion, resizing and rotation run there too, as ATen ops on the surfaces'
+///   planes wrapped in place (`io/detail/frame_planes.hpp`, `io/detail/yuv_to_rgb.hpp`): frames
+///   come out as CUDA `uint8 [H, W, 3]` tensors, the CPU path's layout, with nothing crossing the
+///   bus. Each is complete when returned (the reader waits for its conversion), so any stream or
+///   thread may use it.
+/// - Only the conversion differs: packets, indices, seeks, `skip_to` and timestamps are the CPU
+///   path's code. H.264 decoding is exact, so `next_planes()` gives the CPU decoder's planes bit for
+///   bit; RGB frames follow swscale's matrix (BT.601/709/..., limited or full range, from the frame)
+///   to within 2 per 8-bit channel at native size, limited range (mean below 0.5; full range: max
+///   12, mean 1.5), and within a mean of 2.5 when resized (`short_side`, `width`/`height`:
+///   antialiased bicubic, not swscale's own filter).
+/// - FFmpeg parses on one thread (`ReaderOptions::threads` is not used): the GPU decodes.
+/// - Where it cannot run, opening throws `hardware_decode_error` naming the input and what is
+///   missing (`missing()`): FFmpeg without CUDA, no CUDA device (no GPU, no driver, a CPU-only
+///   LibTorch), no NVDEC library (libnvcuvid.so.1), or a codec FFmpeg has no CUDA hwaccel for; a
+///   stream this GPU's NVDEC refuses (profile, bit depth, size) throws it on the first frame.
+///   `VideoReader::device_unavailable()` tells the first three without a video.
 #pragma once
 
 #include <algorithm>
@@ -45,7 +65,11 @@
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
 #include <longform/io/detail/ffmpeg.hpp>
+#include <longform/io/detail/frame_planes.hpp>
+#include <longform/io/detail/nvdec.hpp>
+#include <longform/io/detail/yuv_to_rgb.hpp>
 #include <longform/io/video_info.hpp>
+#include <longform/io/yuv_planes.hpp>
 
 extern "C" {
 #include <libavutil/display.h>
@@ -71,6 +95,10 @@ struct ReaderOptions {
   /// Largest frame (width · height) accepted; a larger declared or decoded size is a `decode_error`
   /// instead of a multi-gigabyte allocation.
   std::int64_t max_pixels = 8192LL * 8192;
+  /// Where frames are decoded and converted: `cpu`, or `cuda` / `cuda:N` for NVDEC through FFmpeg's
+  /// CUDA hwaccel, giving CUDA frames (see the file comment for what differs, and the
+  /// `hardware_decode_error` thrown where it cannot run). `sws_flags` is not used there.
+  std::string device = "cpu";
 };
 
 /// What happened while reading: for telemetry and for telling a clean end from a cut one.
@@ -118,9 +146,44 @@ class VideoReader {
 
   /// The next frame in presentation order, or `std::nullopt` at the end of the stream.
   std::optional<Frame> next() {
-    if (pending_) return std::exchange(pending_, std::nullopt);
+    if (pending_) {
+      av_frame_unref(pending_raw_.get());
+      return std::exchange(pending_, std::nullopt);
+    }
     if (!decode_next()) return std::nullopt;
     return convert();
+  }
+
+  /// The next frame as the decoder made it: its Y, U, V planes before colour conversion and
+  /// scaling, on the reader's device (CUDA planes copied out of NVDEC's surfaces), or
+  /// `std::nullopt` at the end of the stream. Advances the reader as `next()` does.
+  /// @throws decode_error if the decoder's pixel format is not YUV (a video of RGB pictures).
+  std::optional<YuvPlanes> next_planes() {
+    if (pending_) {
+      const Frame f = *std::exchange(pending_, std::nullopt);
+      YuvPlanes p = planes_of(*pending_raw_);
+      av_frame_unref(pending_raw_.get());
+      p.index = f.index;
+      p.pts = f.pts;
+      p.seconds = f.seconds;
+      return p;
+    }
+    if (!decode_next()) return std::nullopt;
+    YuvPlanes p = planes_of(*frame_);
+    stamp(p);
+    return p;
+  }
+
+  /// Why decoding on `device` (see `ReaderOptions::device`) cannot work on this machine, as far as
+  /// it can be told without a video: FFmpeg's CUDA support, a CUDA device, the NVDEC library
+  /// (whether a video's codec has NVDEC support is known when it is opened). `std::nullopt` if it
+  /// can; always for `cpu`. @throws config_error for a device name that is not cpu, cuda, cuda:N.
+  static std::optional<std::string> device_unavailable(const std::string& device) {
+    std::optional<int> index = detail::parse_decode_device(device, "device_unavailable");
+    if (!index) return std::nullopt;
+    auto gap = detail::nvdec_gap_for_device(*index);
+    if (!gap) return std::nullopt;
+    return gap->detail;
   }
 
   /// Decodes the next frame without converting it to RGB, for strided reading (frames between the
@@ -168,7 +231,7 @@ class VideoReader {
         continue;
       }
       discard_before_ = no_discard;
-      pending_ = convert();
+      hold_pending();
       return;
     }
     discard_before_ = no_discard;
@@ -315,6 +378,7 @@ class VideoReader {
     if (options_.short_side > 0 && (options_.width > 0 || options_.height > 0)) {
       throw config_error(info_.path + ": ReaderOptions: give short_side or width/height, not both");
     }
+    const std::optional<int> gpu = detail::parse_decode_device(options_.device, info_.path);
     detail::quiet_default_logging();
     demuxer_ = open_demuxer();
     AVFormatContext* const format = demuxer_.format.get();
@@ -343,6 +407,10 @@ class VideoReader {
     codec_->pkt_timebase = stream_->time_base;
     codec_->thread_count = options_.threads;
     codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (gpu) {
+      nvdec_ = detail::attach_nvdec(codec_.get(), decoder, *gpu, info_.path);
+      codec_->thread_count = 1;  // the GPU decodes; FFmpeg only parses
+    }
     detail::check<open_error>(avcodec_open2(codec_.get(), decoder, nullptr), info_.path, "open decoder");
     if (codec_->width <= 0 || codec_->height <= 0) throw open_error(info_.path, "open", "video stream has no frame size");
     check_size(codec_->width, codec_->height, "open");
@@ -408,6 +476,7 @@ class VideoReader {
     if (at_end_) return false;
     for (;;) {
       const int rc = avcodec_receive_frame(codec_.get(), frame_.get());
+      if (nvdec_ && (nvdec_->refused || (rc == 0 && frame_->format != AV_PIX_FMT_CUDA))) nvdec_refused();
       if (rc == 0) {
         ++stats_.frames;
         if (concealed()) {
@@ -470,6 +539,7 @@ class VideoReader {
       codec_->skip_frame = pts != AV_NOPTS_VALUE && pts < discard_before_ ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
       const int sent = avcodec_send_packet(codec_.get(), packet_.get());
       av_packet_unref(packet_.get());
+      if (nvdec_ && nvdec_->refused) nvdec_refused();
       ++stats_.packets;
       if (sent < 0 && sent != AVERROR(EAGAIN)) ++stats_.corrupt_packets;  // skip it, keep going
       return;
@@ -518,6 +588,15 @@ class VideoReader {
     const bool sideways = turn % 180 != 0;
     auto [out_w, out_h] = output_size(sideways ? src_h : src_w, sideways ? src_w : src_h);
     if (sideways) std::swap(out_w, out_h);  // swscale writes the coded orientation
+    Frame out;
+    out.rgb = nvdec_ ? convert_on_gpu(out_w, out_h, turn) : convert_with_swscale(out_w, out_h, turn);
+    stamp(out);
+    return out;
+  }
+
+  // The CPU path: swscale, from the frame's own matrix and range, then the turn.
+  at::Tensor convert_with_swscale(int out_w, int out_h, int turn) {
+    const int src_w = frame_->width, src_h = frame_->height;
     SwsContext* const previous = sws_.get();
     sws_.reset(sws_getCachedContext(sws_.release(), src_w, src_h, static_cast<AVPixelFormat>(frame_->format), out_w,
                                     out_h, AV_PIX_FMT_RGB24, options_.sws_flags, nullptr, nullptr, nullptr));
@@ -531,21 +610,71 @@ class VideoReader {
                                sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
     }
 
-    Frame out;
     // swscale's SIMD writes whole vectors: up to 16 bytes past a row's end for some widths (40).
     const std::int64_t bytes = std::int64_t{out_h} * out_w * 3;
-    out.rgb = at::empty({bytes + sws_overrun}, at::kByte).narrow(0, 0, bytes).view({out_h, out_w, 3});
-    uint8_t* dst[4] = {out.rgb.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
+    at::Tensor rgb = at::empty({bytes + sws_overrun}, at::kByte).narrow(0, 0, bytes).view({out_h, out_w, 3});
+    uint8_t* dst[4] = {rgb.data_ptr<uint8_t>(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {out_w * 3, 0, 0, 0};
     sws_scale(sws_.get(), frame_->data, frame_->linesize, 0, src_h, dst, dst_stride);
     // rot90 turns counterclockwise for positive k; the display matrix's turn is clockwise.
-    if (turn != 0) out.rgb = at::rot90(out.rgb, -turn / 90, {0, 1}).contiguous();
+    if (turn != 0) rgb = at::rot90(rgb, -turn / 90, {0, 1}).contiguous();
+    return rgb;
+  }
+
+  // The GPU path: the NVDEC surface's planes, wrapped where they are, converted by ATen ops on the
+  // stream FFmpeg copied them on; complete when returned.
+  at::Tensor convert_on_gpu(int out_w, int out_h, int turn) {
+    detail::nvdec_stream_scope scope(nvdec_->device);
+    const detail::frame_planes p = detail::wrap_frame_planes(*frame_, nvdec_->device, info_.path);
+    at::Tensor rgb = detail::yuv_to_rgb(p.y, p.u, p.v, p.bit_depth, frame_->colorspace, frame_->color_range == AVCOL_RANGE_JPEG,
+                                        out_w, out_h, turn);
+    scope.finish();
+    return rgb;
+  }
+
+  // Copies of a decoded frame's planes, on the reader's device.
+  YuvPlanes planes_of(const AVFrame& frame) const {
+    check_size(frame.width, frame.height, "decode frame");
+    std::optional<detail::nvdec_stream_scope> scope;
+    if (nvdec_) scope.emplace(nvdec_->device);
+    const detail::frame_planes p = detail::wrap_frame_planes(frame, nvdec_ ? nvdec_->device : c10::Device(c10::kCPU), info_.path);
+    YuvPlanes out;
+    out.y = p.y.clone(at::MemoryFormat::Contiguous);
+    out.u = p.u.clone(at::MemoryFormat::Contiguous);
+    out.v = p.v.clone(at::MemoryFormat::Contiguous);
+    out.bit_depth = p.bit_depth;
+    out.colorspace = frame.colorspace;
+    out.full_range = frame.color_range == AVCOL_RANGE_JPEG;
+    if (scope) scope->finish();
+    return out;
+  }
+
+  // Gives a frame or planes of the decoded `frame_` its index and timestamps, and releases `frame_`.
+  template <class Decoded>
+  void stamp(Decoded& out) {
     out.pts = frame_pts();
     out.seconds = to_seconds(out.pts);
     out.index = index_of(out.pts);
     next_index_ = out.index + 1;
     av_frame_unref(frame_.get());
-    return out;
+  }
+
+  // The converted `frame_` becomes the one the next `next()` returns (a seek's, a skip's target);
+  // its decoded picture is kept too, for `next_planes()`.
+  void hold_pending() {
+    av_frame_unref(pending_raw_.get());
+    detail::check(av_frame_ref(pending_raw_.get(), frame_.get()), info_.path, "keep the decoded frame");
+    pending_ = convert();
+  }
+
+  // NVDEC could not start for this stream, or a software frame came out of the CUDA decoder.
+  [[noreturn]] void nvdec_refused() const {
+    const char* profile = avcodec_profile_name(codec_->codec_id, codec_->profile);
+    throw hardware_decode_error(info_.path, "decode on the GPU",
+                                "no NVDEC support for this stream: this GPU's decoder cannot take " + std::string(codec_->codec->name) +
+                                    (profile ? std::string(" ") + profile : std::string()) + " " + std::to_string(codec_->width) + "x" +
+                                    std::to_string(codec_->height) + " (" + (av_get_pix_fmt_name(codec_->sw_pix_fmt) ? av_get_pix_fmt_name(codec_->sw_pix_fmt) : "?") + ")",
+                                hardware_missing::codec_support);
   }
 
   // Position of a PTS in presentation order: from the index when there is one; else the frames
@@ -640,6 +769,7 @@ class VideoReader {
     avcodec_flush_buffers(codec_.get());
     fed_pts_.clear();
     pending_.reset();
+    av_frame_unref(pending_raw_.get());
     discard_before_ = leading_before_ = no_discard;
     holding_ = at_end_ = flushed_ = false;
     av_packet_unref(packet_.get());
@@ -711,7 +841,7 @@ class VideoReader {
       }
       if (exact || retried || start == 0) {
         // `leading_before_` stays: later packets presented before the keyframe are its leading pictures too.
-        if (!at_end_) pending_ = convert();
+        if (!at_end_) hold_pending();
         return;
       }
       ++stats_.seek_fallbacks;
@@ -726,9 +856,11 @@ class VideoReader {
   std::span<const std::uint8_t> bytes_;  // from_memory only
   bool in_memory_ = false;
   Demuxer demuxer_;
+  std::unique_ptr<detail::nvdec_state> nvdec_;  // GPU decoding only; before `codec_`, whose `opaque` it is, so it outlives it
   detail::codec_context_ptr codec_;
   detail::packet_ptr packet_;
   detail::frame_ptr frame_;
+  detail::frame_ptr pending_raw_ = detail::make_frame();  // the decoded picture of `pending_`
   detail::sws_ptr sws_;
   std::pair<int, int> colour_{-1, -1};  // colorspace and range swscale was last set up for
   AVStream* stream_ = nullptr;

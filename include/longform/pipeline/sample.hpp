@@ -52,8 +52,11 @@ struct SampleOptions {
   /// clips (as decoded and as prepared), plus each worker's open readers. Sources that are read
   /// forward only (`Stream`, `-`, `pipe:N`) always use 1.
   int workers = 1;
-  /// With W > 1: the clips dealt to one worker at a time span about this many frames.
-  std::int64_t chunk_frames = 1024;
+  /// With W > 1: the clips dealt to one worker at a time span about this many frames. Each chunk
+  /// starts with a seek, which decodes up to a GOP before it; 256 frames keep W workers evenly
+  /// busy on a video of a few minutes (1024 left one of 2 workers idle a third of the time on
+  /// 3180 frames) for about 6 % more decoding at a 48-frame GOP.
+  std::int64_t chunk_frames = 256;
 };
 
 namespace detail {
