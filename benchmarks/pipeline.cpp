@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     budget.apply();
     const int w = workers > 0 ? static_cast<int>(workers) : budget.workers;
     // One worker decodes with FFmpeg's frame threads instead.
-    const int per_reader = decoder_threads > 0 ? static_cast<int>(decoder_threads) : w > 1 ? budget.decoder : budget.decoder_for_one_reader();
+    const int per_reader = decoder_threads > 0 ? static_cast<int>(decoder_threads) : budget.decoder_threads(w);
     const ReaderOptions reader{.threads = per_reader, .short_side = size, .sws_flags = SWS_BILINEAR, .device = device};
     const VideoFile source(video, reader);
     using Sampler = SequentialSampler<Frames<dynamic>, Stride<dynamic>>;

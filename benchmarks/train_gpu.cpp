@@ -125,7 +125,7 @@ void bench_on_any_source(const char* name, const Args& a, Objective objective, b
     // Decoded straight to the short side (swscale), as `longform pretrain --videos` does: one
     // FFmpeg thread per decode worker, frame threads when there is one worker.
     const lf::ThreadBudget budget = lf::ThreadBudget::plan();
-    const lf::ReaderOptions reader{.threads = a.workers == 1 ? budget.decoder_for_one_reader() : budget.decoder, .short_side = a.size};
+    const lf::ReaderOptions reader{.threads = budget.decoder_threads(a.workers > 0 ? static_cast<int>(a.workers) : budget.workers), .short_side = a.size};
     bench(name, a, lf::VideoList::from_path(a.videos, reader), "videos", std::move(objective), channels_last);
     return;
   }

@@ -157,7 +157,7 @@ void run_pipeline(const ClipsArgs& a, const longform::VideoList& source, Sampler
                       {"corrupt_packets", telemetry->corrupt_packets.load()},
                       {"ffmpeg_errors", longform::ffmpeg_log_counts().errors},
                       {"peak_rss_mib", longform::peak_rss_mib()},
-                      {"threads", {{"decode_workers", a.workers}, {"decoder", a.workers > 1 ? budget.decoder : budget.decoder_for_one_reader()}, {"intra_op", budget.intra_op}}},
+                      {"threads", {{"decode_workers", a.workers}, {"decoder", budget.decoder_threads(a.workers)}, {"intra_op", budget.intra_op}}},
                       {"checksum", checksum},
                       {"skipped", skipped.json()}};
   std::printf("%s\n", line.dump().c_str());
@@ -178,8 +178,8 @@ void run(const ClipsArgs& a) {
   // --decode: each video scaled at decode (swscale) to the short side `size`, whatever its
   // orientation; the center crop then always fits.
   // --decode-device cuda: NVDEC, CUDA frames and clips; CPU decoding where it cannot run (one line on stderr).
-  const std::string device = a.decode_device == "cpu" ? a.decode_device : cli::decode_device(a.decode_device, "clips", videos.empty() ? std::nullopt : std::optional(videos.front()));
-  const VideoList source(videos, {.threads = args.workers > 1 ? budget.decoder : budget.decoder_for_one_reader(),
+  const std::string device = cli::decode_device(a.decode_device, "clips", videos.empty() ? std::nullopt : std::optional(videos.front()));
+  const VideoList source(videos, {.threads = budget.decoder_threads(args.workers),
                                   .short_side = a.decode ? a.size : 0,
                                   .device = device});
   const Sequential sequential(Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride}, Hop<dynamic>{a.hop},

@@ -170,8 +170,8 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
   std::optional<std::string> probe;
   std::error_code ec;
   if (!a.videos.empty() && std::filesystem::is_regular_file(a.videos, ec) && longform::VideoList::is_video_file_name(a.videos)) probe = a.videos;
-  const std::string device = a.decode_device == "cpu" ? a.decode_device : longform::cli::decode_device(a.decode_device, "pretrain", probe);
-  const longform::ReaderOptions reader{.threads = one_reader ? budget.decoder_for_one_reader() : budget.decoder,
+  const std::string device = longform::cli::decode_device(a.decode_device, "pretrain", probe);
+  const longform::ReaderOptions reader{.threads = budget.decoder_threads(one_reader ? 1 : budget.workers),
                                        .short_side = a.options.size,
                                        .device = device};
   if (longform::is_forward_only_input(a.videos)) {  // standard input, a pipe, a live URL: opened once

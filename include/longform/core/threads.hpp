@@ -42,6 +42,10 @@ struct ThreadBudget {
   /// H.264 scales to about 8.
   [[nodiscard]] int decoder_for_one_reader() const noexcept { return std::clamp(total, 1, 8); }
 
+  /// FFmpeg threads per reader when `workers` decode workers run: `decoder` each when several
+  /// decode side by side, `decoder_for_one_reader()` for a lone reader.
+  [[nodiscard]] int decoder_threads(int workers) const noexcept { return workers > 1 ? decoder : decoder_for_one_reader(); }
+
   /// Sets LibTorch's intra-op pool to `intra_op` threads (process-wide).
   void apply() const { at::set_num_threads(intra_op); }
 };
