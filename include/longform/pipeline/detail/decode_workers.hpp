@@ -6,9 +6,11 @@
 /// sampler's order, with the same frames, bytes and `resume` states as one decoding thread gives.
 ///
 /// - Chunks: consecutive clips are grouped into chunks of about `chunk_frames` frames of span, and
-///   chunk c goes to worker c mod W. Inside a chunk a worker reads forward (overlapping clips keep
-///   their shared frames); between its chunks it moves by an exact seek (`VideoReader`: from the
-///   keyframe before, bit for bit). So one long video is decoded in W segments at once.
+///   a worker that is free takes the oldest chunk nobody has taken (so a worker slowed by a seek or
+///   a hard stretch of video never holds up the others). Inside a chunk a worker reads forward
+///   (overlapping clips keep their shared frames); between its chunks it moves by an exact seek
+///   (`VideoReader`: from the keyframe before, bit for bit). So one long video is decoded in W
+///   segments at once.
 /// - Each worker runs its own copy of the `prepare` transform (deterministic: resize, crop,
 ///   standardize) on the clips it decodes, on its own thread (pipeline/detail/prepare.hpp).
 /// - Memory: at most 2·W chunks of clips are sampled ahead of the consumer, decoded or being decoded.
@@ -91,11 +93,15 @@ class decode_workers {
     std::optional<Clip> clip;  // empty: the video ended before the clip's last frame
     std::exception_ptr error;
   };
+  struct chunk {
+    std::deque<job> jobs;  // sampled, not yet taken by its worker
+    bool taken = false;    // a worker decodes this chunk
+    bool closed = false;   // the sampler has moved on to the next chunk
+  };
   struct worker {
     worker(const Src& source, const ContextOptions& options, const Prepare& p) : ctx(source, options), prepare(p) {}
     ClipContext ctx;
     Prepare prepare;
-    std::deque<job> jobs;
     std::thread thread;
   };
 
@@ -122,6 +128,7 @@ class decode_workers {
         finished_ = true;
         if (held_) enqueue(std::move(*held_), -1);
         held_.reset();
+        close_chunk();
         return;
       }
       if (record_) clip->resume = sampler_.state();
@@ -132,7 +139,7 @@ class decode_workers {
         const bool keep = same_chunk && held_->video == clip->video;
         enqueue(std::move(*held_), keep ? *lo : -1);
         if (!same_chunk) {
-          ++chunk_;
+          close_chunk();
           chunk_span_ = 0;
         }
       }
@@ -145,7 +152,14 @@ class decode_workers {
     std::lock_guard lock(mutex_);
     job j{sampled_++, std::move(clip), retain_from, index_.readers_reserved()};
     chunk_of_.push_back(chunk_);
-    workers_[static_cast<std::size_t>(chunk_) % workers_.size()]->jobs.push_back(std::move(j));
+    chunks_[chunk_].jobs.push_back(std::move(j));
+    work_.notify_all();
+  }
+
+  void close_chunk() {
+    std::lock_guard lock(mutex_);
+    if (auto c = chunks_.find(chunk_); c != chunks_.end()) c->second.closed = true;
+    ++chunk_;
     work_.notify_all();
   }
 
@@ -157,16 +171,40 @@ class decode_workers {
     }
   }
 
-  void run(worker& w) {
+  // The next job of the chunk this worker decodes; once that chunk is closed and done, the oldest
+  // chunk nobody has taken. Empty when the workers stop.
+  std::optional<job> next_job(std::optional<std::int64_t>& mine) {
+    std::unique_lock lock(mutex_);
     for (;;) {
-      job j;
-      {
-        std::unique_lock lock(mutex_);
-        work_.wait(lock, [&] { return stop_ || !w.jobs.empty(); });
-        if (stop_) return;
-        j = std::move(w.jobs.front());
-        w.jobs.pop_front();
+      if (stop_) return std::nullopt;
+      if (mine) {
+        chunk& c = chunks_.at(*mine);
+        if (!c.jobs.empty()) {
+          job j = std::move(c.jobs.front());
+          c.jobs.pop_front();
+          return j;
+        }
+        if (c.closed) {
+          chunks_.erase(*mine);
+          mine.reset();
+          continue;
+        }
+      } else if (auto c = std::find_if(chunks_.begin(), chunks_.end(), [](const auto& kv) { return !kv.second.taken; });
+                 c != chunks_.end()) {
+        c->second.taken = true;
+        mine = c->first;
+        continue;
       }
+      work_.wait(lock);
+    }
+  }
+
+  void run(worker& w) {
+    std::optional<std::int64_t> mine;  // the chunk this worker decodes
+    for (;;) {
+      std::optional<job> next = next_job(mine);
+      if (!next) return;
+      job& j = *next;
       result r;
       try {
         w.ctx.reserve_readers(j.readers);
@@ -195,6 +233,7 @@ class decode_workers {
   std::condition_variable work_, done_;
   std::int64_t sampled_ = 0, delivered_ = 0, chunk_ = 0;
   std::deque<std::int64_t> chunk_of_;  // chunk of each clip sampled and not yet delivered
+  std::map<std::int64_t, chunk> chunks_;  // chunks not yet done, by number
   std::map<std::int64_t, result> results_;
   bool stop_ = false;
   std::vector<std::unique_ptr<worker>> workers_;  // last: their threads stop before the rest goes
