@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end pre-training benchmark (issue 17): `longform pretrain --method moco --arch x3d_xs
+# End-to-end pre-training benchmark: `longform pretrain --method moco --arch x3d_xs
 # --sampler sequential --frames 16 --stride 4 --size 112 --batch 4` vs the same MoCo loop in Python
 # (benchmarks/pretrain_peer.py: PyAV + pytorchvideo's X3D + torch), each at its defaults, on a 720p
 # H.264 (B-frames) re-encode of vtest.avi; steady-state clips/s and CPU use, medians of interleaved

@@ -204,9 +204,9 @@ void run(const ClipsArgs& a) {
     dispatch(Random(SegmentSeconds<dynamic>{a.segment_seconds}, Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride},
                     Shuffle<dynamic>{!a.no_shuffle}, {.seed = a.seed, .epochs = a.epochs}));
   } else if (a.sampler == "multistream") {
-    dispatch(MultiStream<dynamic, Sequential>(a.streams, sequential));
+    dispatch(MultiStream<Streams<dynamic>, Sequential>(a.streams, sequential));
   } else if (a.sampler == "replay") {
-    dispatch(ReplayBuffer<dynamic, Sequential>(a.capacity, sequential, a.seed));
+    dispatch(ReplayBuffer<Capacity<dynamic>, Sequential>(a.capacity, sequential, a.seed));
   } else {
     throw config_error("clips: unknown sampler '" + a.sampler + "' (sequential, random, multistream, replay)");
   }

@@ -11,3 +11,4 @@ void add_clips_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_reproduce_command(CLI::App& app);
+void add_export_command(CLI::App& app);

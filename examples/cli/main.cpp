@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_pretrain_command(app);
   add_finetune_command(app);
   add_reproduce_command(app);
+  add_export_command(app);
   for (auto* command : app.get_subcommands({})) command->footer(exit_status);
   try {
     app.parse(argc, argv);

@@ -62,8 +62,8 @@ using longform::dynamic;
 using Sequential = longform::SequentialSampler<longform::Frames<dynamic>, longform::Stride<dynamic>, longform::Hop<dynamic>>;
 using Random = longform::RandomSampler<longform::SegmentSeconds<dynamic>, longform::Frames<dynamic>, longform::Stride<dynamic>,
                                        longform::Shuffle<dynamic>>;
-using Multi = longform::MultiStream<dynamic, Sequential>;
-using Replay = longform::ReplayBuffer<dynamic, Sequential>;
+using Multi = longform::MultiStream<longform::Streams<dynamic>, Sequential>;
+using Replay = longform::ReplayBuffer<longform::Capacity<dynamic>, Sequential>;
 
 // --- the samplers ----------------------------------------------------------------------------
 Sequential sequential(const PretrainArgs& a) {

@@ -5,6 +5,6 @@
 
 #include <longform/io/ffmpeg_log.hpp>
 #include <longform/io/frames.hpp>
-#include <longform/io/video_info.hpp>
+#include <longform/core/video_info.hpp>
 #include <longform/io/video_reader.hpp>
 #include <longform/io/video_writer.hpp>

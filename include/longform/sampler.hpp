@@ -6,12 +6,14 @@
 ///    stream through whole videos, forward decoding only. Online pre-training at batch size 1.
 /// 2. `RandomSampler<SegmentSeconds<10>, Frames<T>, Stride<τ>, ShuffleFrames>` — the paper's random
 ///    clips: random 10-s segment, T frames with stride τ, shuffled. The offline baseline; seeks.
-/// 3. `MultiStream<B, Sampler>` — B sequential streams over B different videos, round-robin:
-///    online pre-training at batch size B without random access.
-/// 4. `ReplayBuffer<Capacity, Sampler>` — a shuffle buffer of decoded clips over a sequential
-///    stream: decorrelates consecutive clips at the cost of `Capacity` clips of memory.
+/// 3. `MultiStream<Streams<B>, Sampler>` — B sequential streams over B different videos,
+///    round-robin: online pre-training at batch size B without random access.
+/// 4. `ReplayBuffer<Capacity<C>, Sampler>` — a shuffle buffer of decoded clips over a sequential
+///    stream: decorrelates consecutive clips at the cost of C clips of memory.
 ///
-/// Every parameter has a static form (`Stride<4>`) and a run-time twin (`Stride<dynamic>{4}`).
+/// Parameters go in any order and each has a default (`SequentialSampler<Stride<8>>`: 16 frames
+/// 8 apart, back to back); the counts of 3 and 4 are required. Every parameter has a static form
+/// (`Stride<4>`) and a run-time twin (`Stride<dynamic>{4}`), given to the constructor in any order.
 #pragma once
 
 #include <longform/sampler/concepts.hpp>

@@ -82,7 +82,7 @@ TEST_CASE("ViT-S/B and their decoders have MCG-NJU VideoMAE's keys, in order", "
     CHECK(count_parameters(model) == ref["num_parameters"].get<std::int64_t>());
     CHECK(count_parameters(*model.encoder) == ref["encoder_parameters"].get<std::int64_t>());
   }
-  // ViT-S encoder ≈ 21.9 M, ViT-B ≈ 86.2 M (methods.md §3.2).
+  // ViT-S encoder ≈ 21.9 M, ViT-B ≈ 86.2 M (the VideoMAE paper's Table).
   CHECK(count_parameters(*VideoViT(vit_s())) == 21'879'936);
   CHECK(count_parameters(*VideoViT(vit_b())) == 86'227'200);
 }

@@ -4,9 +4,14 @@
 #include <longform/backbone/complexity.hpp>
 #include <longform/backbone/memory_format.hpp>
 #include <longform/backbone/weights.hpp>
+#include <longform/backbone/vit.hpp>
 #include <longform/backbone/x3d.hpp>
+#include <longform/objective/distill.hpp>
+#include <longform/objective/moco.hpp>
+#include <longform/objective/videomae.hpp>
 
 #include <ATen/ops/allclose.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 
 // c10 defines a glog-style CHECK; Catch must own the name.
@@ -174,4 +179,89 @@ TEST_CASE("X3D trains: one SGD step lowers the loss", "[backbone][x3d]") {
       if (p.grad().defined()) p.sub_(p.grad() * 1e-2);
   }
   CHECK(loss_of().item<double>() < loss.item<double>());
+}
+
+// Issue 18: model presets as types, usable wherever X3D / VideoViT with options are.
+namespace {
+// A function written for the holder takes a preset as it is.
+std::int64_t clip_length(const X3D& net) { return net->options().frames; }
+}  // namespace
+
+static_assert(std::is_base_of_v<X3D, X3DM> && std::is_base_of_v<VideoViT, ViTB>);
+static_assert(Backbone<X3DXS> && Backbone<X3DS> && Backbone<X3DM> && Backbone<X3DL> && Backbone<ViTS> && Backbone<ViTB>);
+static_assert(SslObjective<MoCo<X3DM>> && SslObjective<Distill<X3DM, X3DS>> && SslObjective<VideoMAE<ViTB>> && SslObjective<MoCo<ViTS>>);
+
+TEST_CASE("X3D presets as types: X3DM is X3D(x3d_m()), key for key, and goes wherever X3D does", "[backbone][x3d][presets]") {
+  X3DM m;
+  CHECK(m->options().frames == 16);
+  CHECK(m->options().crop_size == 224);
+  CHECK(m->options().output == X3DOutput::logits);  // PyTorchVideo's create_x3d: the classifier
+  CHECK(m->feature_dim() == 400);
+  CHECK(count_parameters(*m) == 3'794'274);
+  CHECK(test::key_list(state_dict(*m)) == golden_summary()["x3d_m"]["keys"]);
+  X3DL l;
+  CHECK(count_parameters(*l) == golden_summary()["x3d_l"]["num_parameters"].get<std::int64_t>());
+  CHECK(X3DXS()->options().frames == 4);
+  CHECK(X3DXS()->options().crop_size == 160);
+  CHECK(X3DS()->options().frames == 13);
+  CHECK(clip_length(X3DS()) == 13);
+  CHECK(X3DS::preset().crop_size == 160);
+
+  // The run-time options form through the type: the same network as X3D(options), weights included.
+  const auto io = read_checkpoint(golden("x3d_tiny_io.pt"));
+  X3DM tiny(tiny_options());
+  load_checkpoint(*tiny, golden("x3d_tiny.pyth"));
+  tiny->eval();
+  torch::NoGradGuard no_grad;
+  CHECK(max_abs_diff(tiny->forward(io["input"]), io["logits"]) <= 1e-4);
+  auto copy = std::dynamic_pointer_cast<X3DImpl>(tiny->clone());  // deep copies, as for X3D
+  REQUIRE(copy);
+  CHECK(copy.get() != tiny.get());
+}
+
+TEST_CASE("MoCo<X3DM> pre-trains X3D-M features, the same encoder as MoCo<X3D>, and takes clips smaller than 224²",
+          "[backbone][x3d][presets]") {
+  const MoCoOptions small{.dim = 16, .mlp_hidden = 32, .queue_size = 16};
+  torch::manual_seed(3);
+  MoCo<X3DM> preset(small);
+  torch::manual_seed(3);
+  MoCo<X3D> plain(small);
+  const auto& o = preset->encoder_q->options();
+  CHECK(o.output == X3DOutput::features);
+  CHECK(o.frames == 16);
+  CHECK(o.crop_size == 224);
+  CHECK(preset->encoder_q->feature_dim() == 2048);
+  const auto a = state_dict(*preset.get()), b = state_dict(*plain.get());
+  REQUIRE(test::key_list(a) == test::key_list(b));
+  for (const auto& item : a) CHECK(at::equal(item.value(), b[item.key()]));
+
+  // Features of a 16x64² clip from the network built for 16x224²: the head pools the whole (smaller) map.
+  auto encoder = preset->encoder_q;
+  encoder->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = at::randn({1, 3, 16, 64, 64});
+  const auto f = encoder->forward(x);
+  CHECK(f.sizes() == c10::IntArrayRef{1, 2048});
+  CHECK(f.isfinite().all().item<bool>());
+  // The classifier keeps PyTorchVideo's fixed pool window: X3D-M logits reject a clip that small.
+  CHECK_THROWS_WITH(X3DM()->forward(x), Catch::Contains("fixed when the model is built"));
+}
+
+TEST_CASE("Distill<X3DM, X3DS> and ViT presets: the preset networks by default", "[backbone][presets]") {
+  Distill<X3DM, X3DS> kd;
+  CHECK(kd->teacher->options().crop_size == 224);
+  CHECK(kd->student->options().frames == 13);
+  CHECK(kd->student->feature_dim() == 400);  // logits, as the teacher's
+  ViTS s;
+  CHECK(s->options().embed_dim == 384);
+  CHECK(s->feature_dim() == 384);
+  ViTB b;
+  CHECK(b->options().embed_dim == 768);
+  CHECK(b->options().depth == 12);
+  CHECK(b->options().num_heads == 12);
+  CHECK(b->options().patch_size == 16);
+  CHECK(b->options().tubelet_size == 2);
+  CHECK(count_parameters(*b) == count_parameters(*VideoViT(vit_b())));
+  ViTS tiny(vit_tiny());  // the run-time options form
+  CHECK(tiny->num_tokens() == 64);
 }

@@ -1,13 +1,13 @@
-// expected-error: required type .+typename O::objective_concept.+ is invalid
-// A type that has the members of an objective but did not opt in (no
-// `using objective_concept = longform::objective_tag;`) is rejected by any entry point
-// constrained on `SslObjective` (a Pretrainer's), and the diagnostic names the missing tag.
+// expected-error: is not an SslObjective: it does not declare `using objective_concept = longform::objective_tag;`
+// A type that has the members of an objective but did not opt in is refused where it enters a
+// `Pretrainer`, with a sentence that says what to add (not a trace of the concept's clauses).
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
-#include <longform/core/clip.hpp>
-#include <longform/objective/concepts.hpp>
+#include <longform/sampler/sequential.hpp>
+#include <longform/source/synthetic_video.hpp>
+#include <longform/train/pretrainer.hpp>
 
 struct LooksLikeAnObjective {
   at::Tensor loss(const longform::ClipBatch&) { return {}; }
@@ -16,11 +16,7 @@ struct LooksLikeAnObjective {
   torch::nn::Module& module();
 };
 
-// Stands for `Pretrainer<Sampler, Objective>`'s constraint.
-template <longform::SslObjective Objective>
-void pretrain(Objective&) {}
-
 int main() {
-  LooksLikeAnObjective objective;
-  pretrain(objective);
+  longform::Pretrainer<longform::SequentialSampler<>, LooksLikeAnObjective, longform::SyntheticVideo> trainer(longform::SyntheticVideo{});
+  (void)trainer;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The CUDA path (issue 9). Cases tagged [cuda] compare CPU and CUDA on the same inputs and
+// The CUDA path. Cases tagged [cuda] compare CPU and CUDA on the same inputs and
 // weights, and read CUDA events to show the prefetcher's uploads overlap compute; without a GPU
 // they pass with a warning saying they were skipped. The untagged cases check, on any machine,
 // what the CUDA path changed on the CPU: one host read per `sync_every` steps, the host copy of

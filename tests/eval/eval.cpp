@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Downstream evaluation (issue 6): split parsers against fixture files in the official formats,
+// Downstream evaluation: split parsers against fixture files in the official formats,
 // clip positions and test views, multi-view averaging, the metrics, the linear probe, kNN against
 // a brute-force computation, held-out videos and the probe's weight decay chosen on them, loading a
 // pre-trained encoder, the motion share, the built-in synthetic data sets.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The `longform` command on bad or unusual input (issue 16): one skip-and-report rule everywhere
+// The `longform` command on bad or unusual input: one skip-and-report rule everywhere
 // (good inputs processed, each bad one named on stderr and in the summary's "skipped", exit 0 / 3 / 1),
 // presentation times and per-video sizing in `clips`, exact-only `frames` in `info`, no silent
 // overwrite in `pretrain`, and clean output (no FFmpeg log, one-line errors, plain progress lines).

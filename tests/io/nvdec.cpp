@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// GPU decoding (issue 17: `ReaderOptions::device = "cuda"`, NVDEC through FFmpeg's CUDA hwaccel).
+// GPU decoding (`ReaderOptions::device = "cuda"`, NVDEC through FFmpeg's CUDA hwaccel).
 //
 // Cases tagged [cuda] compare GPU and CPU decoding of real footage: the planes bit for bit (H.264
 // decoding is exact), the RGB frames within the stated tolerance, indices, seeks and skip_to frame

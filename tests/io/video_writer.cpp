@@ -16,7 +16,8 @@ namespace lt = longform::test;
 
 TEST_CASE("written frames decode back close to the input", "[io]") {
   const auto dir = lt::scratch("writer");
-  for (const std::string codec : {"", "mpeg4"}) {
+  // libx264 by default, and a codec chosen by name (one the GPU host's minimal FFmpeg has too).
+  for (const std::string codec : {"", "mpeg2video"}) {
     const auto path = (dir / ("out" + codec + ".mp4")).string();
     INFO(path);
     longform::SyntheticVideo source({.seed = 3, .frames = 40, .width = 160, .height = 120});
@@ -33,7 +34,7 @@ TEST_CASE("written frames decode back close to the input", "[io]") {
       CHECK(writer.frames_written() == 40);
     }
     longform::VideoReader reader(path);
-    CHECK(reader.info().codec == (codec.empty() ? "h264" : "mpeg4"));
+    CHECK(reader.info().codec == (codec.empty() ? "h264" : codec));
     CHECK((reader.info().fps == longform::Rational{25, 1}));
     std::size_t i = 0;
     while (auto f = reader.next()) {

@@ -91,7 +91,7 @@ TEST_CASE("MoCo key encoder starts as a deep copy and moves by the momentum rule
   REQUIRE(qp.size() == kp.size());
   for (std::size_t i = 0; i < qp.size(); ++i) {
     CHECK(at::equal(qp[i], kp[i]));
-    CHECK(qp[i].data_ptr() != kp[i].data_ptr());  // clone(), not a shared holder (pitfall 3)
+    CHECK(qp[i].data_ptr() != kp[i].data_ptr());  // clone(), not a shared holder: copying a holder shares weights
   }
   torch::optim::SGD opt(moco.parameters(), torch::optim::SGDOptions(0.5));
   moco.loss(synthetic_batch(4)).backward();
@@ -190,8 +190,8 @@ TEST_CASE("MoCo training steps on synthetic clips lower the loss", "[objective][
   // rises as real keys fill it. So the comparison is against a control run that sees the same
   // clips, views and queue schedule without learning (lr 0), over the steps after that warm-up.
   // NOTE: at this toy size (B 4, K 8, X3D width 1 at 4x32²) the trained loss first drops well
-  // below the control and then drifts up toward ln(K + 1), the value of identical embeddings;
-  // see the report of issue 5. The check is the honest part: training beats not training.
+  // below the control and then drifts up toward ln(K + 1), the value of identical embeddings (a
+  // queue this short collapses). The check is the honest part: training beats not training.
   const std::int64_t B = 4, K = 8, videos = 6;
   auto run = [&](double lr) {
     at::manual_seed(0);

@@ -106,7 +106,7 @@ TEST_CASE("pipeline: sample | transform | batch | prefetch yields [B, C, T, H, W
 
 TEST_CASE("pipeline: restoring a batch's resume state continues with the next clip", "[pipeline][resume]") {
   const SyntheticVideo source({.seed = 4, .videos = 4, .frames = 60, .width = 32, .height = 24});
-  using Sampler = MultiStream<2, SequentialSampler<Frames<3>, Stride<3>>>;
+  using Sampler = MultiStream<Streams<2>, SequentialSampler<Frames<3>, Stride<3>>>;
   const Sampler fresh(SequentialSampler<Frames<3>, Stride<3>>({.seed = 8, .epochs = 0}));
   std::vector<ClipBatch> first;
   for (auto&& b : source | views::sample(fresh) | views::batch(2) | views::prefetch(3) | ranges::views::take(7)) first.push_back(b);
@@ -218,10 +218,12 @@ TEST_CASE("retain_freed_memory: freed activations are reused, not faulted in aga
     getrusage(RUSAGE_SELF, &u);
     return u.ru_minflt;
   };
-  // A chain of elementwise ops on a video-sized tensor, as a forward pass: 8 MiB outputs, each
-  // freed when the next one is made.
+  // A chain of elementwise ops on a video-sized tensor, as a forward pass: 73.5 MiB outputs, each
+  // freed when the next one is made. Above the largest values glibc's dynamic mmap (32 MiB) and
+  // trim (64 MiB) thresholds reach, so by default each is a fresh mmap whatever the tests before
+  // this one allocated and freed (with 8 MiB outputs, the run before could make it 0 faults).
   auto touch = [] {
-    at::Tensor x = at::ones({1, 24, 13, 80, 80});
+    at::Tensor x = at::ones({1, 24, 16, 224, 224});
     for (int i = 0; i < 8; ++i) x = x.mul(0.5).add(1).sigmoid();
     return x.sum().item<double>();
   };

@@ -6,7 +6,7 @@ of the C++ code with PyTorch's own functional ops, the way the reference impleme
   * InfoNCE (facebookresearch/moco `moco/builder.py`): l_pos = einsum('nc,nc->n'), l_neg = q @ queue,
     logits = cat([l_pos, l_neg]) / T, cross entropy against label 0. (The queue is stored [K, D]
     on the C++ side, [D, K] upstream; the script transposes.)
-  * Distillation (methods.md §5): F.kl_div(F.log_softmax(s / T), F.softmax(t / T), 'batchmean') * T^2,
+  * Distillation: F.kl_div(F.log_softmax(s / T), F.softmax(t / T), 'batchmean') * T^2,
     and the feature term (1 - F.cosine_similarity(h_s, h_t)).mean().
 
 Inputs are closed-form (sin/cos of an index grid, float64), so the C++ test rebuilds them with no

@@ -216,15 +216,15 @@ TEST_CASE("random: a segment shorter than the clip span is a config_error naming
 
 TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]",
                    (SequentialSampler<Frames<4>, Stride<2>>), (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>),
-                   (MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>>),
-                   (ReplayBuffer<5, SequentialSampler<Frames<4>, Stride<2>>>)) {
+                   (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
+                   (ReplayBuffer<Capacity<5>, SequentialSampler<Frames<4>, Stride<2>>>)) {
   const Lengths src({70, 35, 90, 44, 51});
   auto make = [] {
     if constexpr (std::is_same_v<TestType, SequentialSampler<Frames<4>, Stride<2>>>) {
       return TestType({.seed = 9, .epochs = 0});
     } else if constexpr (std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>>) {
       return TestType({.seed = 9, .epochs = 0});
-    } else if constexpr (std::is_same_v<TestType, MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>>>) {
+    } else if constexpr (std::is_same_v<TestType, MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>>) {
       return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}));
     } else {
       return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}), 4);
@@ -258,7 +258,7 @@ TEST_CASE("multistream: each round holds one clip from each of B different video
   const Lengths src({40, 40, 40, 40, 40, 40});
   auto telemetry = std::make_shared<Telemetry>();
   ClipContext ctx(src, {.telemetry = telemetry});
-  MultiStream<3, SequentialSampler<Frames<4>, Stride<2>>> ms(SequentialSampler<Frames<4>, Stride<2>>({.seed = 1}));
+  MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>> ms(SequentialSampler<Frames<4>, Stride<2>>({.seed = 1}));
   const auto clips = take(ms, ctx, 1000);
   REQUIRE(clips.size() == 6 * 5);  // 40 frames, 8-frame clips: 5 per video
   for (std::size_t r = 0; r + 3 <= clips.size(); r += 3) {
@@ -280,7 +280,7 @@ TEST_CASE("replay buffer: emits every inner clip once, shuffled within the capac
   const Lengths src({80, 80, 80});
   using Seq4 = SequentialSampler<Frames<4>, Stride<1>>;
   Seq4 plain({.seed = 4});
-  ReplayBuffer<dynamic, Seq4> buffer(6, Seq4({.seed = 4}), 99);
+  ReplayBuffer<Capacity<dynamic>, Seq4> buffer(6, Seq4({.seed = 4}), 99);
   ClipContext a(src, {.decode = false}), b(src, {.decode = false});
   const auto inner = take(plain, a, 1000), mixed = take(buffer, b, 1000);
   REQUIRE(inner.size() == 60);
@@ -346,4 +346,102 @@ TEST_CASE("index-only clips carry each frame's presentation time on variable fra
   }
   CHECK(checked > 0);
   CHECK(after_change > 0);
+}
+
+// Issue 18: parameters by kind, in any order, with the paper's defaults; one type per meaning.
+static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Frames<16>, Stride<8>>>);
+static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Hop<>, Stride<8>, Frames<16>>>);
+static_assert(std::is_same_v<SequentialSampler<>, SequentialSampler<Frames<16>, Stride<1>, Hop<>>>);
+static_assert(std::is_same_v<RandomSampler<Stride<4>, KeepOrder>, RandomSampler<SegmentSeconds<10>, Frames<16>, Stride<4>, KeepOrder>>);
+static_assert(std::is_same_v<ShuffleFrames, Shuffle<true>> && std::is_same_v<KeepOrder, Shuffle<false>>);
+static_assert(std::is_same_v<MultiStream<SequentialSampler<Stride<8>>, Streams<4>>, MultiStream<Streams<4>, SequentialSampler<Frames<16>, Stride<8>>>>);
+static_assert(std::is_same_v<MultiStream<Streams<4>>, MultiStream<Streams<4>, SequentialSampler<>>>);
+static_assert(std::is_same_v<ReplayBuffer<SequentialSampler<>, Capacity<8>>, ReplayBuffer<Capacity<8>>>);
+static_assert(sizeof(SequentialSampler<Stride<8>>) == sizeof(SequentialSampler<Frames<16>, Stride<1>>));  // static: no storage
+
+TEST_CASE("parameters in any order: the card's SequentialSampler<Stride<8>> is 16 frames 8 apart, back to back", "[sampler][params]") {
+  const Lengths src({300, 200});
+  SequentialSampler<Stride<8>> card({.seed = 5});
+  SequentialSampler<Frames<16>, Stride<8>, Hop<128>> spelled_out({.seed = 5});
+  SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> dynamic_any_order(Stride<dynamic>{8}, Hop<dynamic>{0},
+                                                                                       Frames<dynamic>{16}, SamplerOptions{.seed = 5});
+  CHECK(card.frames() == 16);
+  CHECK(card.stride() == 8);
+  CHECK(card.hop() == 128);
+  CHECK(card.span() == 121);
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false}), c(src, {.decode = false});
+  const auto x = take(card, a, 100), y = take(spelled_out, b, 100), z = take(dynamic_any_order, c, 100);
+  REQUIRE(x.size() == 2 + 1);  // 300 frames: clips at 0 and 128 (span 121); 200 frames: clip at 0
+  REQUIRE(x.size() == y.size());
+  REQUIRE(x.size() == z.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CHECK(x[i].video == y[i].video);
+    CHECK(x[i].frames == y[i].frames);
+    CHECK(x[i].video == z[i].video);
+    CHECK(x[i].frames == z[i].frames);
+    for (std::size_t t = 1; t < x[i].frames.size(); ++t) CHECK(x[i].frames[t] - x[i].frames[t - 1] == 8);
+  }
+}
+
+TEST_CASE("constructors take the dynamic parameters and the options in any order", "[sampler][params]") {
+  using Dyn = SequentialSampler<Frames<dynamic>, Stride<dynamic>>;
+  const Dyn positional(Frames<dynamic>{4}, Stride<dynamic>{3}, {.seed = 2, .epochs = 3});
+  const Dyn swapped(Stride<dynamic>{3}, Frames<dynamic>{4}, {.seed = 2, .epochs = 3});
+  const Dyn options_first(SamplerOptions{.seed = 2, .epochs = 3}, Stride<dynamic>{3}, Frames<dynamic>{4});
+  for (const Dyn* s : {&positional, &swapped, &options_first}) {
+    CHECK(s->frames() == 4);
+    CHECK(s->stride() == 3);
+    CHECK(s->options().seed == 2);
+    CHECK(s->options().epochs == 3);
+  }
+  // Only the stride at run time: the frames keep their default.
+  const SequentialSampler<Stride<dynamic>> only_stride(Stride<dynamic>{5});
+  CHECK(only_stride.frames() == 16);
+  CHECK(only_stride.stride() == 5);
+  // A dynamic parameter must be given: no default for it.
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Stride<dynamic>>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Frames<dynamic>, Frames<dynamic>, Stride<dynamic>>);  // twice
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Frames<dynamic>, Stride<dynamic>, Hop<dynamic>>);    // not its parameter
+  const RandomSampler<KeepOrder, Frames<dynamic>, SegmentSeconds<dynamic>> random(SegmentSeconds<dynamic>{2.5}, Frames<dynamic>{8},
+                                                                                  SamplerOptions{.seed = 1});
+  CHECK(random.frames() == 8);
+  CHECK(random.stride() == 1);
+  CHECK(random.segment_seconds() == 2.5);
+  CHECK_FALSE(random.shuffles());
+  CHECK(RandomSampler<>().shuffles());
+  CHECK(RandomSampler<Shuffle<dynamic>>(Shuffle<dynamic>{false}).shuffles() == false);
+  CHECK_THROWS_AS(Frames<dynamic>{0}, config_error);
+  CHECK_THROWS_AS(Streams<dynamic>{0}, config_error);
+  CHECK_THROWS_AS(Capacity<dynamic>{-1}, config_error);
+}
+
+TEST_CASE("MultiStream<Streams<B>> and ReplayBuffer<Capacity<C>>: counts as types, inner sampler in either order", "[sampler][params]") {
+  const Lengths src({40, 40, 40, 40});
+  MultiStream<Streams<2>> by_default;  // inner: SequentialSampler<>
+  CHECK(by_default.streams() == 2);
+  CHECK(by_default.stream(0).frames() == 16);
+  using Seq = SequentialSampler<Frames<4>, Stride<2>>;
+  MultiStream<Seq, Streams<2>> fixed(Seq({.seed = 1}));
+  MultiStream<Streams<dynamic>, Seq> chosen(Seq({.seed = 1}), Streams<dynamic>{2});
+  MultiStream<Streams<dynamic>, Seq> plain_number(2, Seq({.seed = 1}));
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false}), c(src, {.decode = false});
+  const auto x = take(fixed, a, 100), y = take(chosen, b, 100), z = take(plain_number, c, 100);
+  REQUIRE(x.size() == 4 * 5);
+  REQUIRE(y.size() == x.size());
+  REQUIRE(z.size() == x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CHECK(x[i].video == y[i].video);
+    CHECK(x[i].frames == y[i].frames);
+    CHECK(x[i].video == z[i].video);
+    CHECK(x[i].frames == z[i].frames);
+  }
+  ReplayBuffer<Capacity<3>> replay_default;
+  CHECK(replay_default.capacity() == 3);
+  ReplayBuffer<Seq, Capacity<dynamic>> replay(Seq({.seed = 1}), Capacity<dynamic>{3}, 7);
+  ReplayBuffer<Capacity<3>, Seq> replay_static(Seq({.seed = 1}), 7);
+  ClipContext d(src, {.decode = false}), e(src, {.decode = false});
+  const auto r = take(replay, d, 100), rs = take(replay_static, e, 100);
+  REQUIRE(r.size() == 4 * 5);
+  REQUIRE(rs.size() == r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) CHECK(r[i].frames == rs[i].frames);
 }

@@ -34,7 +34,7 @@ using longform::test::NextFrameOptions;
 namespace {
 
 using Sequential = SequentialSampler<Frames<4>, Stride<2>>;
-using Replay = ReplayBuffer<dynamic, Sequential>;
+using Replay = ReplayBuffer<Capacity<dynamic>, Sequential>;
 
 // Two synthetic "long" videos (80 s at 25 fps each, small frames), endless epochs.
 SyntheticVideo long_video() { return SyntheticVideo({.seed = 7, .videos = 2, .frames = 2000, .width = 48, .height = 40}); }

@@ -3,7 +3,7 @@
 /// The `Backbone` concept: what an SSL objective needs from a video network.
 ///
 /// Customization points (a type models `Backbone` when it provides all of them):
-///   - `using backbone_concept = longform::backbone_tag;`  opt-in tag (style G2)
+///   - `using backbone_concept = longform::backbone_tag;`  opt-in tag: look-alikes do not match by accident
 ///   - it is a `torch::nn::Module` (so `parameters()`, `train()`, `clone()` work)
 ///   - `forward(at::Tensor) -> at::Tensor`                 `[N, 3, T, H, W]` clip in, `[N, feature_dim()]` out
 ///   - `feature_dim() const -> std::int64_t`               width of `forward`'s output
@@ -19,7 +19,7 @@
 #include <type_traits>
 
 // NOTE: a forward declaration is enough for `std::derived_from`, and keeps this header off the
-// 9 s parse of <torch/nn/module.h> (style G2, A.1).
+// 9 s parse of <torch/nn/module.h>.
 namespace torch::nn {
 class Module;
 }  // namespace torch::nn

@@ -13,6 +13,10 @@
 /// Blocks are pre-norm: `x + attn(norm1(x))`, `x + mlp(norm2(x))`, LayerNorm eps 1e-6, GELU MLP of
 /// ratio 4, and a bias-free `qkv` projection with separate `q_bias`/`v_bias` (k has no bias).
 /// Attention runs through `at::scaled_dot_product_attention` (fused kernels where available).
+///
+/// Presets as types: `ViTS`, `ViTB` (and `ViTTiny`) are holders deriving from `VideoViT`,
+/// default-built as `vit_s()`, `vit_b()`: `ViTB net;` is `VideoViT net(vit_b());`, and
+/// `VideoMAE<ViTB>` pre-trains ViT-B/16.
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
@@ -33,7 +37,11 @@
 #include <torch/nn/pimpl.h>
 
 #include <cmath>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace longform {
@@ -319,5 +327,34 @@ TORCH_MODULE(VideoViT);
 
 static_assert(Backbone<VideoViTImpl>);
 static_assert(Backbone<VideoViT>);
+
+/// A video-ViT preset as a type: a `VideoViT` holder whose default is `Preset()`'s options. It
+/// derives from `VideoViT`, so it goes wherever a `VideoViT` does, and as a template argument
+/// (`VideoMAE<ViTB>`, `MoCo<ViTS>`) it picks the network. Spell it `ViTS`, `ViTB` or `ViTTiny`.
+template <VideoViTOptions (*Preset)()>
+class VideoViTPreset : public VideoViT {
+ public:
+  /// The preset's options (`vit_b()` for `ViTB`): start here to change a field.
+  [[nodiscard]] static VideoViTOptions preset() { return Preset(); }
+
+  /// The preset encoder (no classifier: `forward` gives the token mean).
+  VideoViTPreset() : VideoViT(Preset()) {}
+  /// The encoder for `options` (all of them: start from `preset()` to keep the preset's shape).
+  explicit VideoViTPreset(const VideoViTOptions& options) : VideoViT(options) {}
+  /// An empty holder, as `VideoViT(nullptr)`.
+  VideoViTPreset(std::nullptr_t) : VideoViT(nullptr) {}  // NOLINT(google-explicit-constructor): as ModuleHolder
+  /// Holds `impl`, as `VideoViT(impl)`.
+  explicit VideoViTPreset(std::shared_ptr<VideoViTImpl> impl) : VideoViT(std::move(impl)) {}
+};
+
+/// ViT-S/16 (D 384, 12 blocks, 6 heads; 16 frames of 224², tubelet 2) as a type: VideoMAE's encoder.
+using ViTS = VideoViTPreset<&vit_s>;
+/// ViT-B/16 (D 768, 12 blocks, 12 heads; 16 frames of 224², tubelet 2) as a type.
+using ViTB = VideoViTPreset<&vit_b>;
+/// ViT-Tiny/8 (not published; for a laptop CPU) as a type.
+using ViTTiny = VideoViTPreset<&vit_tiny>;
+
+static_assert(Backbone<ViTB>);
+static_assert(std::same_as<backbone_impl_t<ViTB>, VideoViTImpl>);
 
 }  // namespace longform

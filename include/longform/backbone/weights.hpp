@@ -26,6 +26,8 @@
 /// | `decoder.norm.*`, `decoder.head.*`, `encoder_to_decoder.*`, `mask_token` | unchanged          |
 ///
 /// MCG-NJU's fine-tuning checkpoints name the encoder without a prefix; load them with `.prefix = ""`.
+/// A bare `VideoMAEModel` state dict (`embeddings.*`, `encoder.layer.*`, `layernorm.*`, as
+/// `videomae_to_hugging_face` and `longform export` write it) reads as if under `videomae.`.
 #pragma once
 
 #include <longform/backbone/detail/pickle.hpp>
@@ -145,6 +147,7 @@ inline StateDict hugging_face_to_videomae(const StateDict& hf) {
   std::map<std::string, std::map<std::string, at::Tensor>> qkv;  // block prefix -> {query, key, value}
   for (const auto& item : hf) {
     std::string k = item.key();
+    if (k.starts_with("embeddings.") || k.starts_with("encoder.layer.") || k.starts_with("layernorm.")) k = "videomae." + k;
     using detail::replace_all;
     replace_all(k, "videomae.embeddings.patch_embeddings.projection", "encoder.patch_embed.proj");
     replace_all(k, "videomae.encoder.layer.", "encoder.blocks.");
@@ -181,6 +184,50 @@ inline StateDict hugging_face_to_videomae(const StateDict& hf) {
   return out;
 }
 
+/// Renames a `VideoViT` state dict (MCG-NJU names, keys relative to the encoder) to Hugging Face
+/// `transformers` names: the encoder as `VideoMAEModel` names it (`embeddings.*`, `encoder.layer.*`,
+/// `layernorm.*`, the fused `qkv` split into `query`/`key`/`value`), each under `prefix` (`""` for
+/// `VideoMAEModel`, `"videomae."` for `VideoMAEForVideoClassification`); a fine-tuning layout's
+/// `fc_norm.*` and `head.*` become `fc_norm.*` and `classifier.*`. The inverse of
+/// `hugging_face_to_videomae` (after its `encoder.` prefix).
+inline StateDict videomae_to_hugging_face(const StateDict& vit, const std::string& prefix = "") {
+  StateDict out;
+  for (const auto& item : vit) {
+    std::string k = item.key();
+    if (k.starts_with("fc_norm.")) {
+      out.insert(k, item.value());
+      continue;
+    }
+    if (k.starts_with("head.")) {
+      out.insert("classifier." + k.substr(5), item.value());
+      continue;
+    }
+    using detail::replace_all;
+    replace_all(k, "patch_embed.proj", "embeddings.patch_embeddings.projection");
+    if (k.starts_with("blocks.")) k = "encoder.layer." + k.substr(7);
+    if (k.starts_with("norm.")) k = "layernorm." + k.substr(5);
+    replace_all(k, ".norm1.", ".layernorm_before.");
+    replace_all(k, ".norm2.", ".layernorm_after.");
+    replace_all(k, ".attn.proj.", ".attention.output.dense.");
+    replace_all(k, ".mlp.fc1.", ".intermediate.dense.");
+    replace_all(k, ".mlp.fc2.", ".output.dense.");
+    if (k.ends_with(".attn.q_bias")) {
+      out.insert(prefix + k.substr(0, k.size() - 11) + "attention.attention.query.bias", item.value());
+    } else if (k.ends_with(".attn.v_bias")) {
+      out.insert(prefix + k.substr(0, k.size() - 11) + "attention.attention.value.bias", item.value());
+    } else if (k.ends_with(".attn.qkv.weight")) {
+      const std::string block = prefix + k.substr(0, k.size() - 15) + "attention.attention.";
+      const auto parts = item.value().chunk(3, 0);  // rows [q; k; v]
+      out.insert(block + "query.weight", parts[0]);
+      out.insert(block + "key.weight", parts[1]);
+      out.insert(block + "value.weight", parts[2]);
+    } else {
+      out.insert(prefix + k, item.value());
+    }
+  }
+  return out;
+}
+
 /// Copies `state` into `module`'s parameters and buffers. Strict: every key of the module must be
 /// present with the same shape and no other key may be; else `state_dict_error` naming `source`
 /// and listing all offending keys. Nothing is copied unless everything matches.
@@ -201,6 +248,15 @@ inline void load_state_dict(torch::nn::Module& module, const StateDict& state, c
     throw state_dict_error(source, std::move(missing), std::move(unexpected), std::move(mismatched));
   torch::NoGradGuard no_grad;
   for (auto& t : target) t.value().copy_(state[t.key()]);
+}
+
+/// The entries of `state` whose key starts with `prefix`, the prefix stripped (`"encoder_q."`:
+/// a submodule's own state dict), in their order.
+inline StateDict strip_prefix(const StateDict& state, const std::string& prefix) {
+  StateDict out;
+  for (const auto& item : state)
+    if (item.key().starts_with(prefix)) out.insert(item.key().substr(prefix.size()), item.value());
+  return out;
 }
 
 /// Reads the state dict of a Python `torch.save` checkpoint (zip format, PyTorch >= 1.6).
@@ -248,9 +304,7 @@ inline StateDict read_checkpoint(const std::filesystem::path& path, const Checkp
   StateDict named = options.naming == KeyNaming::hugging_face ? hugging_face_to_videomae(raw) : std::move(raw);
   if (options.prefix.empty()) return named;
 
-  StateDict out;
-  for (const auto& item : named)
-    if (item.key().starts_with(options.prefix)) out.insert(item.key().substr(options.prefix.size()), item.value());
+  StateDict out = strip_prefix(named, options.prefix);
   if (out.is_empty())
     throw config_error(path.string() + ": no key starts with the prefix '" + options.prefix + "'");
   return out;

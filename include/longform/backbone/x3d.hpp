@@ -11,11 +11,19 @@
 ///      (24 -> 24, stride 2) has `branch1_conv` but no `branch1_norm`.
 ///   3. The head's average pool has a kernel fixed at build time from `frames` and `crop_size`
 ///      (`(T, ceil(S/32), ceil(S/32))`, stride 1); a larger input gives a larger map, which the
-///      final global average then reduces. Options therefore carry the clip size.
+///      final global average then reduces. Options therefore carry the clip size. With
+///      `X3DOutput::features` (an SSL encoder) a *smaller* map is pooled over all of it (the
+///      window shrinks to the map), so X3D-M built for 16x224² also trains on 112² clips; the
+///      classifier (`logits`) keeps the reference's fixed window and rejects smaller clips.
+///
+/// Presets as types: `X3DXS`, `X3DS`, `X3DM`, `X3DL` (and `X3DTiny`) are module holders deriving
+/// from `X3D`, default-built as `x3d_xs()` ... `x3d_l()`: `X3DM net;` is `X3D net(x3d_m());`, and
+/// `MoCo<X3DM>` pre-trains X3D-M (its default encoder: the preset with pooled features).
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
 
+#include <ATen/ops/avg_pool3d.h>
 #include <ATen/ops/silu.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/init.h>
@@ -30,9 +38,14 @@
 #include <torch/nn/modules/pooling.h>
 #include <torch/nn/pimpl.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -334,8 +347,14 @@ class X3DProjectedPoolImpl : public torch::nn::Cloneable<X3DProjectedPoolImpl> {
   }
 
   /// `[N, in, T, H, W]` -> `[N, out, T-kt+1, H-kh+1, W-kw+1]` (1x1x1 for the build-time clip size).
-  at::Tensor forward(const at::Tensor& x) {
+  /// `fit`: a map smaller than the window is averaged whole (the window shrinks to it) instead of rejected.
+  at::Tensor forward(const at::Tensor& x, bool fit = false) {
     auto y = pre_norm->forward(pre_conv->forward(x)).relu_();
+    if (fit && (y.size(2) < kernel_[0] || y.size(3) < kernel_[1] || y.size(4) < kernel_[2])) {
+      const std::array<std::int64_t, 3> window{std::min(kernel_[0], y.size(2)), std::min(kernel_[1], y.size(3)),
+                                               std::min(kernel_[2], y.size(4))};
+      return post_conv->forward(at::avg_pool3d(y, window, {1, 1, 1})).relu_();
+    }
     TORCH_CHECK(y.size(2) >= kernel_[0] && y.size(3) >= kernel_[1] && y.size(4) >= kernel_[2],
                 "X3D head: the pool kernel (", kernel_[0], ", ", kernel_[1], ", ", kernel_[2],
                 ") is fixed when the model is built (options frames and crop_size); the input gives a ",
@@ -372,7 +391,8 @@ class X3DHeadImpl : public torch::nn::Cloneable<X3DHeadImpl> {
   }
 
   /// `[N, C, T, H, W]` -> `[N, head_dim_out]`: the projected pool, averaged over what remains of T, H, W.
-  at::Tensor forward_features(const at::Tensor& x) { return pool->forward(x).mean({2, 3, 4}); }
+  /// A map smaller than the pool window is averaged whole (file comment, trap 3).
+  at::Tensor forward_features(const at::Tensor& x) { return pool->forward(x, /*fit=*/true).mean({2, 3, 4}); }
 
   /// `[N, C, T, H, W]` -> `[N, num_classes]`.
   at::Tensor forward(const at::Tensor& x) {
@@ -493,5 +513,39 @@ TORCH_MODULE(X3D);
 
 static_assert(Backbone<X3DImpl>);
 static_assert(Backbone<X3D>);
+
+/// An X3D preset as a type: an `X3D` holder whose default is `Preset()`'s options. It derives from
+/// `X3D`, so it goes wherever an `X3D` does (functions, `load_checkpoint(*net, ...)`, `clone()`),
+/// and as a template argument (`MoCo<X3DM>`, `Distill<X3DM, X3DS>`) it picks the network.
+/// Spell it `X3DXS`, `X3DS`, `X3DM`, `X3DL` or `X3DTiny`.
+template <X3DOptions (*Preset)()>
+class X3DPreset : public X3D {
+ public:
+  /// The preset's options (`x3d_m()` for `X3DM`): start here to change a field.
+  [[nodiscard]] static X3DOptions preset() { return Preset(); }
+
+  /// The preset network, with PyTorchVideo's logits (as `create_x3d` builds it).
+  X3DPreset() : X3D(Preset()) {}
+  /// The network for `options` (all of them: start from `preset()` to keep the preset's clip size).
+  explicit X3DPreset(const X3DOptions& options) : X3D(options) {}
+  /// An empty holder, as `X3D(nullptr)`.
+  X3DPreset(std::nullptr_t) : X3D(nullptr) {}  // NOLINT(google-explicit-constructor): as ModuleHolder
+  /// Holds `impl`, as `X3D(impl)`.
+  explicit X3DPreset(std::shared_ptr<X3DImpl> impl) : X3D(std::move(impl)) {}
+};
+
+/// X3D-XS (4 frames of 160²) as a type: `X3DXS net;`, `MoCo<X3DXS>`.
+using X3DXS = X3DPreset<&x3d_xs>;
+/// X3D-S (13 frames of 160²) as a type.
+using X3DS = X3DPreset<&x3d_s>;
+/// X3D-M (16 frames of 224²) as a type: the paper's encoder, `MoCo<X3DM>`.
+using X3DM = X3DPreset<&x3d_m>;
+/// X3D-L (16 frames of 312², deeper) as a type.
+using X3DL = X3DPreset<&x3d_l>;
+/// X3D-Tiny (not published; 8 frames of 32², for a laptop CPU) as a type.
+using X3DTiny = X3DPreset<&x3d_tiny>;
+
+static_assert(Backbone<X3DM>);
+static_assert(std::same_as<backbone_impl_t<X3DM>, X3DImpl>);
 
 }  // namespace longform

@@ -2,9 +2,13 @@
 /// @file
 /// `SplitMix64`: a tiny deterministic generator. Used where results must be identical on every
 /// platform and standard library (std distributions are not), e.g. procedural test videos.
+/// Also the library's one seed mixer, unbiased bounded draw and shuffle, built on it.
 #pragma once
 
 #include <cstdint>
+#include <iterator>
+#include <ranges>
+#include <utility>
 
 namespace longform {
 
@@ -27,5 +31,34 @@ class SplitMix64 {
  private:
   std::uint64_t state_;
 };
+
+namespace detail {
+
+/// A well-mixed seed for stream `a`, item `b` of a run seeded `seed` (SplitMix64 of the three).
+constexpr std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) noexcept {
+  SplitMix64 g(seed ^ (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL));
+  g();
+  return g();
+}
+
+/// Uniform integer in `[0, n)` (n > 0). Rejection sampling: no modulo bias.
+constexpr std::uint64_t uniform_below(SplitMix64& g, std::uint64_t n) noexcept {
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  for (;;) {
+    const std::uint64_t x = g();
+    if (x < limit) return x % n;
+  }
+}
+
+/// Fisher–Yates shuffle of `r`, driven by `g`: every order equally likely.
+template <std::ranges::random_access_range R>
+constexpr void shuffle(R&& r, SplitMix64& g) {
+  const auto first = std::ranges::begin(r);
+  for (auto i = static_cast<std::uint64_t>(std::ranges::size(r)); i > 1; --i) {
+    std::ranges::iter_swap(first + static_cast<std::ptrdiff_t>(i - 1), first + static_cast<std::ptrdiff_t>(uniform_below(g, i)));
+  }
+}
+
+}  // namespace detail
 
 }  // namespace longform

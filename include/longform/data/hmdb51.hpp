@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// HMDB51's official splits (methods.md §6.2), read from `testTrainMulti_7030_splits/`: one file
+/// HMDB51's official splits (`test_train_splits.rar` of the data set's site), read from `testTrainMulti_7030_splits/`: one file
 /// `<class>_test_split<N>.txt` per class and split, each line `<video>.avi <tag>` with tag 1 = train,
 /// 2 = test, 0 = unused (lines may end in a space). Class ids are the sorted class names
 /// (torchvision's order); videos are `ROOT/<class>/<video>.avi`. Malformed input is a

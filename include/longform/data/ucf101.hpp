@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// UCF101's official splits (methods.md §6.1), read from `ucfTrainTestlist/`:
+/// UCF101's official splits (the `ucfTrainTestlist` of the data set's site), read from `ucfTrainTestlist/`:
 ///
 /// | file | line |
 /// |---|---|

@@ -18,7 +18,7 @@
 
 #include <longform/core/error.hpp>
 #include <longform/data/action_clips.hpp>
-#include <longform/train/progress.hpp>
+#include <longform/core/progress.hpp>
 
 namespace longform {
 

@@ -30,7 +30,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/data/action_clips.hpp>
 #include <longform/eval/features.hpp>
-#include <longform/train/progress.hpp>
+#include <longform/core/progress.hpp>
 
 namespace longform {
 
@@ -87,7 +87,7 @@ template <class Encoder>
   ProgressBar bar(total, 0, options.progress);
   std::int64_t step = 0;
   for (std::int64_t e = 0; e < options.epochs; ++e) {
-    for (std::size_t i = order.size(); i-- > 1;) std::swap(order[i], order[rng() % (i + 1)]);
+    detail::shuffle(order, rng);
     for (std::int64_t s = 0; s < n; s += options.batch) {
       std::vector<at::Tensor> clips;
       std::vector<std::int64_t> labels;

@@ -70,7 +70,7 @@ class LinearProbe {
     double epoch_loss = 0;
     std::int64_t step = 0;
     for (std::int64_t e = 0; e < options_.epochs; ++e) {
-      for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng() % static_cast<std::uint64_t>(i + 1))]);
+      detail::shuffle(order, rng);
       const at::Tensor perm = at::from_blob(order.data(), {n}, at::kLong).clone();
       epoch_loss = 0;
       for (std::int64_t s = 0; s < n; s += options_.batch) {

@@ -68,7 +68,7 @@
 #include <longform/io/detail/frame_planes.hpp>
 #include <longform/io/detail/nvdec.hpp>
 #include <longform/io/detail/yuv_to_rgb.hpp>
-#include <longform/io/video_info.hpp>
+#include <longform/core/video_info.hpp>
 #include <longform/io/yuv_planes.hpp>
 
 extern "C" {

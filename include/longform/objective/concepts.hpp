@@ -52,4 +52,19 @@ concept SslObjective = detail::has_objective_tag<O> &&
                          { o.module() } -> std::same_as<torch::nn::Module&>;
                        };
 
+namespace detail {
+/// Compile-time diagnosis for the slots that take an objective: names what is missing in words.
+template <class O>
+consteval bool require_objective() {
+  static_assert(has_objective_tag<O>,
+                "longform: the type given as an objective is not an SslObjective: it does not declare "
+                "`using objective_concept = longform::objective_tag;` (see longform/objective/concepts.hpp)");
+  static_assert(!has_objective_tag<O> || SslObjective<O>,
+                "longform: the type given as an objective is not an SslObjective: it has the objective_tag but lacks "
+                "`at::Tensor loss(const ClipBatch&)`, `std::vector<at::Tensor> parameters()`, `after_step()` or "
+                "`torch::nn::Module& module()`");
+  return SslObjective<O>;
+}
+}  // namespace detail
+
 }  // namespace longform

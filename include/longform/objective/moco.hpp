@@ -3,8 +3,9 @@
 /// `MoCo<Encoder>`: momentum contrast (MoCo v2 with SlowFast's video recipe) as an `SslObjective`.
 ///
 /// Available here: `MoCoOptions`, `info_nce`, `MoCoImpl<Encoder>`, the holder `MoCo<Encoder>`.
-/// When to use: contrastive pre-training of a convolutional encoder (X3D by default, the paper's
-/// setting, initialisable from a Kinetics-400 checkpoint with `MoCoOptions::init`).
+/// When to use: contrastive pre-training of a convolutional encoder (X3D-M by default, the paper's
+/// setting, initialisable from a Kinetics-400 checkpoint with `MoCoOptions::init`). The encoder
+/// is a template argument: `MoCo<X3DM>` (= `MoCo<X3D>`), `MoCo<X3DS>`, `MoCo<ViTS>`, ...
 ///
 /// One step (methods.md §4.1, §4.3):
 ///   1. two views of every clip of the batch: the same clip, augmented twice independently
@@ -71,6 +72,7 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -133,13 +135,18 @@ inline at::Tensor info_nce(const at::Tensor& q, const at::Tensor& k, const at::T
 
 namespace detail {
 
-/// The encoder `MoCo<E>` builds when given none: X3D-M with pooled features for `X3D`, else `E()`.
+/// The encoder `MoCo<E>` builds when given none: X3D-M with pooled features for `X3D`, the
+/// preset with pooled features for an X3D preset (`X3DM`, `X3DS`, ...), else `E()`.
 template <class E>
 E default_encoder() {
   if constexpr (std::is_same_v<E, X3D>) {
     auto o = x3d_m();
     o.output = X3DOutput::features;
     return X3D(o);
+  } else if constexpr (std::derived_from<E, X3D> && requires { { E::preset() } -> std::same_as<X3DOptions>; }) {
+    auto o = E::preset();
+    o.output = X3DOutput::features;
+    return E(o);
   } else {
     return E();
   }
@@ -338,7 +345,7 @@ class MoCoImpl : public torch::nn::Module {
 /// `MoCo<Encoder>`: the objective (an `SslObjective`), a holder of `MoCoImpl<Encoder>`
 /// (hand-written: `TORCH_MODULE` cannot wrap a template, style pitfall 1).
 ///
-///   longform::MoCo<longform::X3D> moco(longform::MoCoOptions{.queue_size = 4096, .init = "X3D_M.pyth"});
+///   longform::MoCo<longform::X3DM> moco(longform::MoCoOptions{.queue_size = 4096, .init = "X3D_M.pyth"});
 template <Backbone Encoder = X3D>
 class MoCo : public torch::nn::ModuleHolder<MoCoImpl<Encoder>> {
  public:
@@ -360,5 +367,6 @@ class MoCo : public torch::nn::ModuleHolder<MoCoImpl<Encoder>> {
 };
 
 static_assert(SslObjective<MoCo<X3D>>);
+static_assert(SslObjective<MoCo<X3DM>>);
 
 }  // namespace longform

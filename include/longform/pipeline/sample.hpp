@@ -93,11 +93,12 @@ struct sample_closure {
 struct sample_fn {
   /// `sample(source, sampler, options, prepare)`: the clips of `source`, each `prepare`d where it
   /// was decoded.
-  template <VideoSource Src, class Sampler, DeterministicTransform Prepare = detail::as_decoded>
+  template <class Src, class Sampler, class Prepare = detail::as_decoded>
   auto operator()(Src source, Sampler sampler, SampleOptions options = {}, Prepare prepare = {}) const {
-    static_assert(detail::require_sampler<Sampler>());
-    if constexpr (!ClipSampler<Sampler>) {
-      return detail::generator_view<Clip>();  // the static_assert above has said why; no error cascade
+    constexpr bool well_formed =  // each says in words what is wrong with its type; no error cascade after
+        detail::require_source<Src>() && detail::require_sampler<Sampler>() && detail::require_deterministic_transform<Prepare>();
+    if constexpr (!well_formed) {
+      return detail::generator_view<Clip>();
     } else {
     struct state {
       ClipContext ctx;
@@ -123,9 +124,9 @@ struct sample_fn {
     }
   }
   /// `sample(sampler, options, prepare)`: a closure for `source | sample(sampler, …)`.
-  template <class Sampler, DeterministicTransform Prepare = detail::as_decoded>
+  template <class Sampler, class Prepare = detail::as_decoded>
   auto operator()(Sampler sampler, SampleOptions options = {}, Prepare prepare = {}) const {
-    static_assert(detail::require_sampler<Sampler>());
+    static_assert(detail::require_sampler<Sampler>() && detail::require_deterministic_transform<Prepare>());
     return sample_closure<Sampler, Prepare>{std::move(sampler), std::move(options), std::move(prepare)};
   }
 };
@@ -135,7 +136,6 @@ inline constexpr sample_fn sample{};
 
 /// `source | views::sample(sampler)`.
 template <class Src, class Sampler, class Prepare>
-  requires VideoSource<std::remove_cvref_t<Src>>
 auto operator|(Src&& source, sample_closure<Sampler, Prepare> closure) {
   return sample(std::remove_cvref_t<Src>(std::forward<Src>(source)), std::move(closure.sampler), std::move(closure.options),
                 std::move(closure.prepare));

@@ -22,17 +22,24 @@ namespace longform::views {
 
 struct transform_fn {
   template <ranges::viewable_range Rng, class T>
-    requires std::invocable<T&, ranges::range_value_t<Rng>>
   auto operator()(Rng&& rng, T t) const {
     using In = ranges::range_value_t<Rng>;
-    using Out = std::remove_cvref_t<std::invoke_result_t<T&, In>>;
-    auto pull = detail::puller(ranges::views::all(std::forward<Rng>(rng)));
-    auto fn = std::make_shared<T>(std::move(t));
-    return detail::generator_view<Out>([pull, fn]() mutable -> std::optional<Out> {
-      auto x = pull();
-      if (!x) return std::nullopt;
-      return (*fn)(std::move(*x));
-    });
+    static_assert(std::invocable<T&, In>,
+                  "longform::views::transform: the transform cannot be called on this pipeline's elements: a range of "
+                  "clips needs `Clip operator()(Clip)` (a ClipTransform), a range after views::batch needs "
+                  "`ClipBatch operator()(ClipBatch)` (see longform/transform/concepts.hpp)");
+    if constexpr (!std::invocable<T&, In>) {
+      return detail::generator_view<In>();  // the static_assert above has said why; no error cascade
+    } else {
+      using Out = std::remove_cvref_t<std::invoke_result_t<T&, In>>;
+      auto pull = detail::puller(ranges::views::all(std::forward<Rng>(rng)));
+      auto fn = std::make_shared<T>(std::move(t));
+      return detail::generator_view<Out>([pull, fn]() mutable -> std::optional<Out> {
+        auto x = pull();
+        if (!x) return std::nullopt;
+        return (*fn)(std::move(*x));
+      });
+    }
   }
   template <class T>
   auto operator()(T t) const {

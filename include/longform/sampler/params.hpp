@@ -6,19 +6,30 @@
 ///   Stride<4>           τ, frame step inside a clip      Stride<dynamic>{s}
 ///   Hop<32>             h, step between clip starts      Hop<dynamic>{h};  Hop<> = back to back (h = T·τ)
 ///   SegmentSeconds<10>  random-clip segment length (s)   SegmentSeconds<dynamic>{sec}
+///   Streams<4>          B, streams of a `MultiStream`    Streams<dynamic>{b}
+///   Capacity<256>       clips a `ReplayBuffer` holds     Capacity<dynamic>{c}
+///   Shuffle<true>       shuffle each clip's frames       Shuffle<dynamic>{on};  Shuffle<false> keeps order
 ///
 /// A static parameter is an empty type (0 bytes as a `[[no_unique_address]]` member) whose value is
 /// `static constexpr`; its `dynamic` twin holds the value and checks it at run time. Both read the
 /// same way, `p.value` or `std::int64_t(p)`, so one sampler body serves both, and a command line can
 /// choose every number at run time with a single instantiation (`Stride<dynamic>`), not one per value.
 ///
-/// Also here: the frame-order policies of `RandomSampler` (`ShuffleFrames`, `KeepOrder`,
-/// `Shuffle<dynamic>{bool}`).
+/// Samplers take their parameters by kind, in any order, each at most once; a missing one takes
+/// the paper's default: `SequentialSampler<Stride<8>>` is `SequentialSampler<Frames<16>, Stride<8>, Hop<>>`
+/// (the very same type). Their constructors take the `dynamic` parameters, and `SamplerOptions`,
+/// in any order as well.
+///
+/// Also here: the frame-order policies of `RandomSampler` (`ShuffleFrames` = `Shuffle<true>`,
+/// `KeepOrder` = `Shuffle<false>`, `Shuffle<dynamic>{bool}`).
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <type_traits>
 
 #include <longform/core/error.hpp>
 
@@ -105,22 +116,57 @@ struct SegmentSeconds<dynamic> {
   constexpr operator double() const noexcept { return value; }
 };
 
-/// Frame-order policy: shuffle the frames of each clip (the paper's random clips).
-struct ShuffleFrames {
-  [[nodiscard]] static constexpr bool enabled() noexcept { return true; }
+/// B, the number of streams of a `MultiStream` (sequential streams over different videos).
+template <std::int64_t N>
+struct Streams {
+  static_assert(N > 0, "longform::Streams<N>: N must be positive, or longform::dynamic to choose it at run time");
+  static constexpr std::int64_t value = N;
+  constexpr operator std::int64_t() const noexcept { return N; }
 };
-/// Frame-order policy: keep frames in temporal order.
-struct KeepOrder {
-  [[nodiscard]] static constexpr bool enabled() noexcept { return false; }
+/// B chosen at run time. @throws config_error if not positive.
+template <>
+struct Streams<dynamic> {
+  std::int64_t value;
+  explicit Streams(std::int64_t v) : value(detail::check_positive(v, "Streams")) {}
+  constexpr operator std::int64_t() const noexcept { return value; }
 };
-/// Frame-order policy chosen at run time.
-template <std::int64_t N = dynamic>
-struct Shuffle;
+
+/// The number of decoded clips a `ReplayBuffer` holds.
+template <std::int64_t N>
+struct Capacity {
+  static_assert(N > 0, "longform::Capacity<N>: N must be positive, or longform::dynamic to choose it at run time");
+  static constexpr std::int64_t value = N;
+  constexpr operator std::int64_t() const noexcept { return N; }
+};
+/// Capacity chosen at run time. @throws config_error if not positive.
+template <>
+struct Capacity<dynamic> {
+  std::int64_t value;
+  explicit Capacity(std::int64_t v) : value(detail::check_positive(v, "Capacity")) {}
+  constexpr operator std::int64_t() const noexcept { return value; }
+};
+
+/// Frame-order policy of `RandomSampler`: `Shuffle<true>` shuffles the frames of each clip (the
+/// paper's random clips), `Shuffle<false>` keeps them in temporal order, `Shuffle<dynamic>{on}`
+/// (= `Shuffle<>{on}`) decides at run time.
+template <auto V = dynamic>
+struct Shuffle {
+  static_assert(std::is_same_v<decltype(V), bool>,
+                "longform::Shuffle<V>: V must be true (shuffle each clip's frames), false (keep their order) "
+                "or longform::dynamic (chosen at run time)");
+  static constexpr bool value = static_cast<bool>(V);
+  [[nodiscard]] static constexpr bool enabled() noexcept { return value; }
+};
+/// Frame order chosen at run time.
 template <>
 struct Shuffle<dynamic> {
   bool on = true;
   [[nodiscard]] constexpr bool enabled() const noexcept { return on; }
 };
+/// Shuffle the frames of each clip (the paper's random clips).
+using ShuffleFrames = Shuffle<true>;
+/// Keep the frames of each clip in temporal order.
+using KeepOrder = Shuffle<false>;
 
 namespace detail {
 template <class> inline constexpr bool is_frames = false;
@@ -131,6 +177,10 @@ template <class> inline constexpr bool is_hop = false;
 template <std::int64_t N> inline constexpr bool is_hop<Hop<N>> = true;
 template <class> inline constexpr bool is_segment = false;
 template <std::int64_t N> inline constexpr bool is_segment<SegmentSeconds<N>> = true;
+template <class> inline constexpr bool is_streams = false;
+template <std::int64_t N> inline constexpr bool is_streams<Streams<N>> = true;
+template <class> inline constexpr bool is_capacity = false;
+template <std::int64_t N> inline constexpr bool is_capacity<Capacity<N>> = true;
 }  // namespace detail
 
 /// `Frames<N>` or `Frames<dynamic>`.
@@ -141,7 +191,65 @@ template <class P> concept StrideParam = detail::is_stride<P>;
 template <class P> concept HopParam = detail::is_hop<P>;
 /// `SegmentSeconds<N>` or `SegmentSeconds<dynamic>`.
 template <class P> concept SegmentParam = detail::is_segment<P>;
-/// `ShuffleFrames`, `KeepOrder` or `Shuffle<dynamic>`.
+/// `Streams<N>` or `Streams<dynamic>`.
+template <class P> concept StreamsParam = detail::is_streams<P>;
+/// `Capacity<N>` or `Capacity<dynamic>`.
+template <class P> concept CapacityParam = detail::is_capacity<P>;
+/// `ShuffleFrames`, `KeepOrder`, `Shuffle<true|false>`, `Shuffle<dynamic>`, or your own type with `enabled()`.
 template <class P> concept FrameOrderPolicy = requires(const P& p) { { p.enabled() } -> std::convertible_to<bool>; };
+
+namespace detail {
+
+// Parameters by kind. A kind is a class template `K<P>` with a `bool value`.
+template <class P> struct frames_kind : std::bool_constant<FramesParam<P>> {};
+template <class P> struct stride_kind : std::bool_constant<StrideParam<P>> {};
+template <class P> struct hop_kind : std::bool_constant<HopParam<P>> {};
+template <class P> struct segment_kind : std::bool_constant<SegmentParam<P>> {};
+template <class P> struct order_kind : std::bool_constant<FrameOrderPolicy<P>> {};
+template <class P> struct streams_kind : std::bool_constant<StreamsParam<P>> {};
+template <class P> struct capacity_kind : std::bool_constant<CapacityParam<P>> {};
+
+/// How many of `Ps...` are of kind `K`.
+template <template <class> class K, class... Ps>
+inline constexpr std::size_t count_kind = (std::size_t{K<Ps>::value} + ... + std::size_t{0});
+
+/// The first of `Ps...` of kind `K`, else `Default`.
+template <template <class> class K, class Default, class... Ps>
+struct param_of {
+  using type = Default;
+};
+template <template <class> class K, class Default, class P, class... Ps>
+struct param_of<K, Default, P, Ps...> {
+  using type = std::conditional_t<K<P>::value, P, typename param_of<K, Default, Ps...>::type>;
+};
+template <template <class> class K, class Default, class... Ps>
+using param_t = typename param_of<K, Default, Ps...>::type;
+
+/// Constructor arguments by type. `params_args<type_list<Ts...>, As...>`: every `A` is one of
+/// `Ts...`, none is given twice, and every `T` without a default value (a `dynamic` parameter) is given.
+template <class...> struct type_list {};
+template <class T, class... As>
+inline constexpr std::size_t occurrences = (std::size_t{std::is_same_v<T, As>} + ... + std::size_t{0});
+template <class List, class... As>
+inline constexpr bool params_args = false;
+template <class... Ts, class... As>
+inline constexpr bool params_args<type_list<Ts...>, As...> =
+    ((occurrences<As, Ts...> == 1 && occurrences<As, As...> == 1) && ...) &&
+    ((std::default_initializable<Ts> || occurrences<Ts, As...> == 1) && ...);
+
+/// The argument of type `T` among `as...`, or `T{}` when there is none.
+template <class T, class... As>
+T arg_or_default(const As&... as) {
+  if constexpr (occurrences<T, As...> == 1) {
+    return std::get<const T&>(std::tie(as...));
+  } else {
+    return T{};
+  }
+}
+
+/// Tag of the constructors that take parameters by type.
+struct from_params_t {};
+
+}  // namespace detail
 
 }  // namespace longform

@@ -10,11 +10,14 @@
 /// clips as there are segments (drawn with replacement). Needs exact frame counts, so every video
 /// must be seekable; the counts are read once, on the first call.
 ///
-/// Customization: `SegmentSeconds`, `Frames`, `Stride` (static or `dynamic`) and the frame-order policy.
+/// Customization: `SegmentSeconds`, `Frames`, `Stride` (static or `dynamic`) and the frame-order
+/// policy, in any order, each optional: `RandomSampler<Stride<4>>` is 16 frames 4 apart from 10-s
+/// segments, shuffled.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -32,23 +35,42 @@
 namespace longform {
 
 /// Random clips: random segment, random start, T frames with stride τ, optionally shuffled.
+/// Spell it `RandomSampler<...>` (below); this is the type that spelling names.
 /// @tparam Seg `SegmentSeconds<s>` or `SegmentSeconds<dynamic>`
 /// @tparam F `Frames<T>` or `Frames<dynamic>`
 /// @tparam S `Stride<τ>` or `Stride<dynamic>`
 /// @tparam Order `ShuffleFrames` (the paper), `KeepOrder`, or `Shuffle<dynamic>{bool}`
-template <SegmentParam Seg = SegmentSeconds<10>, FramesParam F = Frames<16>, StrideParam S = Stride<1>,
-          FrameOrderPolicy Order = ShuffleFrames>
-class RandomSampler {
+template <SegmentParam Seg, FramesParam F, StrideParam S, FrameOrderPolicy Order>
+class BasicRandomSampler {
+  using params = detail::type_list<Seg, F, S, Order, SamplerOptions>;
+
  public:
   using sampler_concept = sampler_tag;
   static constexpr const char* kind = "random";
 
-  explicit RandomSampler(SamplerOptions options = {})
+  explicit BasicRandomSampler(SamplerOptions options = {})
     requires std::default_initializable<Seg> && std::default_initializable<F> && std::default_initializable<S> &&
              std::default_initializable<Order>
       : options_(options) {}
-  explicit RandomSampler(Seg segment, F frames, S stride = S{}, Order order = Order{}, SamplerOptions options = {})
-      : segment_(segment), frames_(frames), stride_(stride), order_(order), options_(options) {}
+  /// The `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in any order.
+  template <class... A>
+    requires(sizeof...(A) > 0) && detail::params_args<params, A...>
+  explicit BasicRandomSampler(A... args) : BasicRandomSampler(detail::from_params_t{}, args...) {}
+  /// As above, with the options last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
+  template <class A1>
+    requires detail::params_args<params, A1, SamplerOptions>
+  BasicRandomSampler(A1 a1, SamplerOptions options) : BasicRandomSampler(detail::from_params_t{}, a1, options) {}
+  template <class A1, class A2>
+    requires detail::params_args<params, A1, A2, SamplerOptions>
+  BasicRandomSampler(A1 a1, A2 a2, SamplerOptions options) : BasicRandomSampler(detail::from_params_t{}, a1, a2, options) {}
+  template <class A1, class A2, class A3>
+    requires detail::params_args<params, A1, A2, A3, SamplerOptions>
+  BasicRandomSampler(A1 a1, A2 a2, A3 a3, SamplerOptions options)
+      : BasicRandomSampler(detail::from_params_t{}, a1, a2, a3, options) {}
+  template <class A1, class A2, class A3, class A4>
+    requires detail::params_args<params, A1, A2, A3, A4, SamplerOptions>
+  BasicRandomSampler(A1 a1, A2 a2, A3 a3, A4 a4, SamplerOptions options)
+      : BasicRandomSampler(detail::from_params_t{}, a1, a2, a3, a4, options) {}
 
   [[nodiscard]] double segment_seconds() const noexcept { return segment_.value; }
   [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
@@ -100,6 +122,14 @@ class RandomSampler {
   }
 
  private:
+  template <class... A>
+  BasicRandomSampler(detail::from_params_t, const A&... args)
+      : segment_(detail::arg_or_default<Seg>(args...)),
+        frames_(detail::arg_or_default<F>(args...)),
+        stride_(detail::arg_or_default<S>(args...)),
+        order_(detail::arg_or_default<Order>(args...)),
+        options_(detail::arg_or_default<SamplerOptions>(args...)) {}
+
   // cumulative_[v] = segments in videos 0..v-1; cumulative_.back() = all of them.
   void build_table(ClipContext& ctx) {
     if (!cumulative_.empty()) return;
@@ -135,7 +165,37 @@ class RandomSampler {
   std::vector<std::int64_t> cumulative_;
 };
 
+namespace detail {
+/// Checks one parameter of `RandomSampler<...>`; the compiler's note names `P` when it is unknown.
+template <class P>
+struct random_sampler_parameter {
+  static_assert(SegmentParam<P> || FramesParam<P> || StrideParam<P> || FrameOrderPolicy<P>,
+                "longform::RandomSampler<...>: unknown parameter, the P of random_sampler_parameter<P> in the note above. "
+                "It takes SegmentSeconds<s>, Frames<T>, Stride<tau> (each static or longform::dynamic) and a frame order "
+                "(ShuffleFrames, KeepOrder, Shuffle<dynamic>), in any order");
+  static constexpr bool ok = true;
+};
+template <class... Ps>
+struct random_sampler_of {
+  static_assert((random_sampler_parameter<Ps>::ok && ...));
+  static_assert(count_kind<segment_kind, Ps...> <= 1, "longform::RandomSampler<...>: SegmentSeconds<s> is given more than once");
+  static_assert(count_kind<frames_kind, Ps...> <= 1, "longform::RandomSampler<...>: Frames<T> is given more than once");
+  static_assert(count_kind<stride_kind, Ps...> <= 1, "longform::RandomSampler<...>: Stride<tau> is given more than once");
+  static_assert(count_kind<order_kind, Ps...> <= 1,
+                "longform::RandomSampler<...>: the frame order (ShuffleFrames, KeepOrder, Shuffle<...>) is given more than once");
+  using type = BasicRandomSampler<param_t<segment_kind, SegmentSeconds<10>, Ps...>, param_t<frames_kind, Frames<16>, Ps...>,
+                                  param_t<stride_kind, Stride<1>, Ps...>, param_t<order_kind, ShuffleFrames, Ps...>>;
+};
+}  // namespace detail
+
+/// The paper's random clips: `SegmentSeconds<s>` (default 10), `Frames<T>` (default 16),
+/// `Stride<τ>` (default 1) and the frame order (default `ShuffleFrames`), in any order, each at
+/// most once. Spellings that mean the same sampler name the same type.
+template <class... Params>
+using RandomSampler = typename detail::random_sampler_of<Params...>::type;
+
 static_assert(ClipSampler<RandomSampler<>>);
 static_assert(ClipSampler<RandomSampler<SegmentSeconds<dynamic>, Frames<dynamic>, Stride<dynamic>, Shuffle<dynamic>>>);
+static_assert(std::same_as<RandomSampler<KeepOrder, Frames<8>>, RandomSampler<SegmentSeconds<10>, Frames<8>, Stride<1>, KeepOrder>>);
 
 }  // namespace longform

@@ -12,9 +12,11 @@
 /// context decodes each video once, start to end, without seeking (as long as the gap between
 /// clips, h − (T−1)·τ − 1, stays below `ContextOptions::seek_threshold`).
 ///
-/// Customization: the three parameters (`Frames`, `Stride`, `Hop`), each static or `dynamic`.
+/// Customization: the three parameters (`Frames`, `Stride`, `Hop`), each static or `dynamic`, in
+/// any order, each optional: `SequentialSampler<Stride<8>>` is 16 frames 8 apart, back to back.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,22 +33,38 @@
 namespace longform {
 
 /// Sequential clips of `T` frames with stride `τ`, clip starts `h` apart, videos in seeded random order.
+/// Spell it `SequentialSampler<...>` (below); this is the type that spelling names.
 /// @tparam F `Frames<T>` or `Frames<dynamic>`
 /// @tparam S `Stride<τ>` or `Stride<dynamic>`
 /// @tparam H `Hop<h>`, `Hop<>` (back to back) or `Hop<dynamic>`
-template <FramesParam F = Frames<16>, StrideParam S = Stride<1>, HopParam H = Hop<>>
-class SequentialSampler {
+template <FramesParam F, StrideParam S, HopParam H>
+class BasicSequentialSampler {
+  using params = detail::type_list<F, S, H, SamplerOptions>;
+
  public:
   using sampler_concept = sampler_tag;
   static constexpr const char* kind = "sequential";
 
   /// All parameters static: only options to give.
-  explicit SequentialSampler(SamplerOptions options = {})
+  explicit BasicSequentialSampler(SamplerOptions options = {})
     requires std::default_initializable<F> && std::default_initializable<S> && std::default_initializable<H>
       : options_(options) {}
-  /// Any parameter may be a `dynamic` twin holding a run-time value.
-  explicit SequentialSampler(F frames, S stride = S{}, H hop = H{}, SamplerOptions options = {})
-      : frames_(frames), stride_(stride), hop_(hop), options_(options) {}
+  /// The `dynamic` parameters (all of them required), static ones (optional) and `SamplerOptions`,
+  /// in any order: `SequentialSampler<Frames<dynamic>, Stride<dynamic>>(Stride<dynamic>{4}, Frames<dynamic>{16})`.
+  template <class... A>
+    requires(sizeof...(A) > 0) && detail::params_args<params, A...>
+  explicit BasicSequentialSampler(A... args) : BasicSequentialSampler(detail::from_params_t{}, args...) {}
+  /// As above, with the options last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
+  template <class A1>
+    requires detail::params_args<params, A1, SamplerOptions>
+  BasicSequentialSampler(A1 a1, SamplerOptions options) : BasicSequentialSampler(detail::from_params_t{}, a1, options) {}
+  template <class A1, class A2>
+    requires detail::params_args<params, A1, A2, SamplerOptions>
+  BasicSequentialSampler(A1 a1, A2 a2, SamplerOptions options) : BasicSequentialSampler(detail::from_params_t{}, a1, a2, options) {}
+  template <class A1, class A2, class A3>
+    requires detail::params_args<params, A1, A2, A3, SamplerOptions>
+  BasicSequentialSampler(A1 a1, A2 a2, A3 a3, SamplerOptions options)
+      : BasicSequentialSampler(detail::from_params_t{}, a1, a2, a3, options) {}
 
   /// T.
   [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
@@ -59,9 +77,9 @@ class SequentialSampler {
   [[nodiscard]] const SamplerOptions& options() const noexcept { return options_; }
 
   /// Stream `b` of `n`: this copy visits the videos at permutation positions b, b+n, b+2n, …
-  [[nodiscard]] SequentialSampler shard(std::size_t b, std::size_t n) const {
+  [[nodiscard]] BasicSequentialSampler shard(std::size_t b, std::size_t n) const {
     if (n == 0 || b >= n) throw config_error("SequentialSampler::shard: stream " + std::to_string(b) + " of " + std::to_string(n));
-    SequentialSampler s = *this;
+    BasicSequentialSampler s = *this;
     s.shard_ = b;
     s.shards_ = n;
     s.pos_ = b;
@@ -131,6 +149,13 @@ class SequentialSampler {
   }
 
  private:
+  template <class... A>
+  BasicSequentialSampler(detail::from_params_t, const A&... args)
+      : frames_(detail::arg_or_default<F>(args...)),
+        stride_(detail::arg_or_default<S>(args...)),
+        hop_(detail::arg_or_default<H>(args...)),
+        options_(detail::arg_or_default<SamplerOptions>(args...)) {}
+
   const std::vector<std::size_t>& order(std::size_t n) {
     if (order_.size() != n || order_epoch_ != epoch_) {
       order_ = detail::epoch_order(options_.seed, epoch_, n);
@@ -152,7 +177,34 @@ class SequentialSampler {
   std::int64_t order_epoch_ = -1;
 };
 
+namespace detail {
+/// Checks one parameter of `SequentialSampler<...>`; the compiler's note names `P` when it is unknown.
+template <class P>
+struct sequential_sampler_parameter {
+  static_assert(FramesParam<P> || StrideParam<P> || HopParam<P>,
+                "longform::SequentialSampler<...>: unknown parameter, the P of sequential_sampler_parameter<P> in the "
+                "note above. It takes Frames<T>, Stride<tau> and Hop<h> (each static or longform::dynamic), in any order");
+  static constexpr bool ok = true;
+};
+template <class... Ps>
+struct sequential_sampler_of {
+  static_assert((sequential_sampler_parameter<Ps>::ok && ...));
+  static_assert(count_kind<frames_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Frames<T> is given more than once");
+  static_assert(count_kind<stride_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Stride<tau> is given more than once");
+  static_assert(count_kind<hop_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Hop<h> is given more than once");
+  using type = BasicSequentialSampler<param_t<frames_kind, Frames<16>, Ps...>, param_t<stride_kind, Stride<1>, Ps...>,
+                                      param_t<hop_kind, Hop<>, Ps...>>;
+};
+}  // namespace detail
+
+/// The paper's sequential clips: `Frames<T>` (default 16), `Stride<τ>` (default 1) and `Hop<h>`
+/// (default `Hop<>`, back to back), in any order, each at most once. Spellings that mean the same
+/// sampler name the same type: `SequentialSampler<Stride<8>>` is `SequentialSampler<Frames<16>, Stride<8>, Hop<>>`.
+template <class... Params>
+using SequentialSampler = typename detail::sequential_sampler_of<Params...>::type;
+
 static_assert(ShardableSampler<SequentialSampler<>>);
 static_assert(ShardableSampler<SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>>>);
+static_assert(std::same_as<SequentialSampler<Stride<8>>, SequentialSampler<Hop<>, Stride<8>, Frames<16>>>);
 
 }  // namespace longform

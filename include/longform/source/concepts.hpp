@@ -20,7 +20,7 @@
 #include <string>
 
 #include <longform/core/frame.hpp>
-#include <longform/io/video_info.hpp>
+#include <longform/core/video_info.hpp>
 
 namespace longform {
 
@@ -41,14 +41,32 @@ concept SeekableFrameReader = FrameReader<R> && requires(R& r, std::int64_t k) {
   { r.frame_count() } -> std::convertible_to<std::int64_t>;
 };
 
+namespace detail {
+template <class S>
+concept has_source_tag = requires { typename S::source_concept; } && std::same_as<typename S::source_concept, source_tag>;
+}  // namespace detail
+
 /// An ordered collection of videos, each opened as a `FrameReader`.
 template <class S>
-concept VideoSource = std::same_as<typename S::source_concept, source_tag> &&
-                      requires(const S& s, std::size_t i) {
-                        { s.size() } -> std::convertible_to<std::size_t>;
-                        { s.name(i) } -> std::convertible_to<std::string>;
-                        { s.open(i) } -> FrameReader;
-                      };
+concept VideoSource = detail::has_source_tag<S> && requires(const S& s, std::size_t i) {
+  { s.size() } -> std::convertible_to<std::size_t>;
+  { s.name(i) } -> std::convertible_to<std::string>;
+  { s.open(i) } -> FrameReader;
+};
+
+namespace detail {
+/// Compile-time diagnosis for the slots that take a source: names what is missing in words.
+template <class S>
+consteval bool require_source() {
+  static_assert(has_source_tag<S>,
+                "longform: the type given as a source is not a VideoSource: it does not declare "
+                "`using source_concept = longform::source_tag;` (see longform/source/concepts.hpp)");
+  static_assert(!has_source_tag<S> || VideoSource<S>,
+                "longform: the type given as a source is not a VideoSource: it has the source_tag but lacks "
+                "`size()`, `name(i)` or `open(i)` returning a FrameReader (`next()` and `info()`)");
+  return VideoSource<S>;
+}
+}  // namespace detail
 
 /// The reader type a source opens.
 template <VideoSource S>

@@ -20,7 +20,7 @@
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
 #include <longform/core/splitmix.hpp>
-#include <longform/io/video_info.hpp>
+#include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
 #include <longform/source/detail/rendered_frames.hpp>
 #include <longform/source/synthetic_motion.hpp>

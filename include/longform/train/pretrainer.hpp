@@ -92,6 +92,7 @@
 #include <longform/backbone/memory_format.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/progress.hpp>
 #include <longform/core/telemetry.hpp>
 #include <longform/core/threads.hpp>
 #include <longform/distributed/data_parallel.hpp>
@@ -108,7 +109,6 @@
 #include <longform/train/autocast.hpp>
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
-#include <longform/train/progress.hpp>
 #include <longform/train/schedule.hpp>
 #include <longform/transform/center_crop.hpp>
 #include <longform/transform/compose.hpp>
@@ -224,8 +224,11 @@ inline std::int64_t json_step(const std::string& line) {
 /// @tparam Sampler any `ClipSampler` (sequential, random, multistream, replay, your own)
 /// @tparam Objective any `SslObjective` (MoCo, VideoMAE, distillation, your own)
 /// @tparam Source any `VideoSource` (default `VideoList`: files)
-template <ClipSampler Sampler, SslObjective Objective, VideoSource Source = VideoList>
+template <class Sampler, class Objective, class Source = VideoList>
 class Pretrainer {
+  // Each names, in words, what its type lacks (rather than a constraint trace).
+  static_assert(detail::require_sampler<Sampler>() && detail::require_objective<Objective>() && detail::require_source<Source>());
+
  public:
   /// Takes the three policies and the options (validated here).
   /// @throws options_error for a bad option.
@@ -233,6 +236,11 @@ class Pretrainer {
       : source_(std::move(source)), sampler_(std::move(sampler)), objective_(std::move(objective)), options_(std::move(options)) {
     validate(options_);
   }
+  /// A default-built sampler and objective: `Pretrainer<SequentialSampler<Stride<8>>, MoCo<X3DM>> t(videos, {.steps = 100})`.
+  /// @throws options_error for a bad option.
+  explicit Pretrainer(Source source, PretrainerOptions options = {})
+    requires std::default_initializable<Sampler> && std::default_initializable<Objective>
+      : Pretrainer(std::move(source), Sampler(), Objective(), std::move(options)) {}
   Pretrainer(const Pretrainer&) = delete;
   Pretrainer& operator=(const Pretrainer&) = delete;
   ~Pretrainer() {

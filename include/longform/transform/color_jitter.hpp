@@ -86,7 +86,7 @@ struct ColorJitter : transform_interface<ColorJitter> {
   Draw draw() {
     Draw d;
     d.apply = rng.uniform() < p;
-    for (std::size_t i = 4; i > 1; --i) std::swap(d.order[i - 1], d.order[rng() % i]);
+    detail::shuffle(d.order, rng);
     d.brightness = rng.uniform(std::max(0.0, 1 - brightness), 1 + brightness);
     d.contrast = rng.uniform(std::max(0.0, 1 - contrast), 1 + contrast);
     d.saturation = rng.uniform(std::max(0.0, 1 - saturation), 1 + saturation);

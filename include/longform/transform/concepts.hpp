@@ -29,12 +29,16 @@ namespace longform {
 /// Opt-in tag: a type is a `ClipTransform` only if it says so.
 struct transform_tag {};
 
+namespace detail {
+template <class T>
+concept has_transform_tag = requires { typename T::transform_concept; } && std::same_as<typename T::transform_concept, transform_tag>;
+}  // namespace detail
+
 /// A clip-to-clip function object with an opt-in tag.
 template <class T>
-concept ClipTransform = requires { typename T::transform_concept; } && std::same_as<typename T::transform_concept, transform_tag> &&
-                        std::move_constructible<T> && requires(T& t, Clip c) {
-                          { t(std::move(c)) } -> std::same_as<Clip>;
-                        };
+concept ClipTransform = detail::has_transform_tag<T> && std::move_constructible<T> && requires(T& t, Clip c) {
+  { t(std::move(c)) } -> std::same_as<Clip>;
+};
 
 /// Whether a transform draws random parameters: it has its own generator (`rng`, as the random
 /// transforms here do). `Compose` draws when either part does (transform/compose.hpp).
@@ -46,6 +50,33 @@ inline constexpr bool draws_at_random = requires(T& t) { t.rng; };
 /// the same bytes, whatever the number of workers.
 template <class T>
 concept DeterministicTransform = ClipTransform<T> && std::copy_constructible<T> && !draws_at_random<T>;
+
+namespace detail {
+/// Compile-time diagnosis for the slots that take a transform: names what is missing in words.
+template <class T>
+consteval bool require_transform() {
+  static_assert(has_transform_tag<T>,
+                "longform: the type given as a transform is not a ClipTransform: it does not declare "
+                "`using transform_concept = longform::transform_tag;` (see longform/transform/concepts.hpp)");
+  static_assert(!has_transform_tag<T> || ClipTransform<T>,
+                "longform: the type given as a transform is not a ClipTransform: it has the transform_tag but lacks "
+                "`Clip operator()(Clip)`, or cannot be moved");
+  return ClipTransform<T>;
+}
+/// The same for `views::sample`'s `prepare`, which decode workers copy and run on their threads.
+template <class T>
+consteval bool require_deterministic_transform() {
+  if constexpr (!require_transform<T>()) {
+    return false;
+  } else {
+    static_assert(!draws_at_random<T>,
+                  "longform: views::sample's prepare must be deterministic, and this transform draws at random (it has "
+                  "an `rng`): put it in views::transform after views::sample, where its draws follow the clips' order");
+    static_assert(std::copy_constructible<T>, "longform: views::sample's prepare must be copyable: each decode worker runs its own copy");
+    return DeterministicTransform<T>;
+  }
+}
+}  // namespace detail
 
 /// Optional convenience base: from `at::Tensor Derived::apply(const at::Tensor&)` it derives the
 /// calls on tensors, clips (provenance kept) and batches.

@@ -31,7 +31,7 @@ struct FrameShuffle {
     std::vector<std::int64_t> perm(static_cast<std::size_t>(t));
     std::iota(perm.begin(), perm.end(), std::int64_t{0});
     if (rng.uniform() < p) {
-      for (std::size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng() % i]);
+      detail::shuffle(perm, rng);
     }
     return perm;
   }

@@ -10,24 +10,37 @@
 ///   - the reader understands the opcodes of protocols 2-5 and builds tensors from the zip's
 ///     storages; it never runs code: a global it does not know becomes an inert `object` value
 ///     (so `argparse.Namespace` or optimizer state in a training checkpoint is skipped, not run);
-///   - the writer emits exactly what Python's `torch.save(state_dict)` emits (an `OrderedDict` of
-///     `_rebuild_tensor_v2` calls over typed storages), which `weights_only` loading accepts.
+///   - the writer emits what Python's `torch.save` emits for a tree of dicts (`OrderedDict` for
+///     state dicts), lists, tuples, strings, numbers and tensors (`_rebuild_tensor_v2` calls over
+///     typed storages), which `weights_only` loading accepts.
+///
+/// Hostile input (checkpoints are untrusted): every failure is a `std::runtime_error` or a
+/// `c10::Error`. A storage must be exactly as large as its record, which may not exceed the
+/// archive (nothing is allocated on a file's word); a pickle that builds a cycle (a list holding
+/// itself, a leak of reference-counted values) or nests deeper than `max_depth` is refused.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/file_adapter.h>
+#include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -49,6 +62,7 @@ struct Value {
   std::string text;                                        ///< `string`, `bytes`; "module.name" of a `global`/`object`
   std::vector<ValuePtr> items;                             ///< `tuple`, `list` (also sets)
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;      ///< `dict` in insertion order
+  bool ordered = false;                                    ///< `dict`: a `collections.OrderedDict` (a state dict)
   at::Tensor tensor;                                       ///< `tensor` (a storage is a 1-D tensor too)
 };
 
@@ -58,6 +72,10 @@ inline ValuePtr make(Value::Kind kind) {
   v->kind = kind;
   return v;
 }
+
+/// The nesting limit of a pickle read: a checkpoint nests a few levels, a hostile pickle millions
+/// (whose recursive destruction would overflow the stack).
+inline constexpr std::size_t max_depth = 1000;
 
 /// The dtype of a typed-storage class (`torch.FloatStorage` ...); `Undefined` if not one.
 inline at::ScalarType storage_dtype(std::string_view name) {
@@ -100,8 +118,30 @@ class Unpickler {
   Unpickler(std::string_view program, StorageLoader load_storage)
       : in_(program), load_storage_(std::move(load_storage)) {}
 
-  /// Runs the program to `STOP` and returns the top of the stack. Throws `std::runtime_error`.
+  /// Runs the program to `STOP` and returns the top of the stack. Throws `std::runtime_error`
+  /// (or `c10::Error` from a tensor view that does not fit its storage).
   ValuePtr run() {
+    try {
+      auto root = execute();
+      check_graph();
+      containers_.clear();
+      return root;
+    } catch (...) {
+      // Break every reference between values, so that a cycle is not leaked and a deep chain is
+      // freed one value at a time (`containers_` keeps each alive until all links are cut).
+      for (auto& v : containers_) {
+        v->items.clear();
+        v->entries.clear();
+      }
+      containers_.clear();
+      stack_.clear();
+      memo_.clear();
+      throw;
+    }
+  }
+
+ private:
+  ValuePtr execute() {
     for (;;) {
       const auto op = static_cast<unsigned char>(read(1)[0]);
       switch (op) {
@@ -211,7 +251,49 @@ class Unpickler {
     }
   }
 
- private:
+  // Every value made: no cycle, nesting at most `max_depth` (heights memoized: shared values
+  // are visited once, so a DAG of many shared references costs its size, not its paths).
+  void check_graph() {
+    std::unordered_map<const Value*, std::size_t> height;  // finished values
+    std::unordered_set<const Value*> open;                  // on the current path
+    struct Frame {
+      const Value* v;
+      std::size_t next;
+      std::size_t h;
+    };
+    auto child = [](const Value& v, std::size_t i) -> const Value* {
+      if (i < v.items.size()) return v.items[i].get();
+      i -= v.items.size();
+      return i % 2 == 0 ? v.entries[i / 2].first.get() : v.entries[i / 2].second.get();
+    };
+    std::vector<Frame> path;
+    for (const auto& start : containers_) {
+      if (height.contains(start.get())) continue;
+      path.push_back({start.get(), 0, 1});
+      open.insert(start.get());
+      while (!path.empty()) {
+        const Value* v = path.back().v;
+        if (path.back().next < v->items.size() + 2 * v->entries.size()) {
+          const Value* c = child(*v, path.back().next++);
+          if (open.contains(c)) fail("a value holds itself (cyclic pickle)");
+          if (auto it = height.find(c); it != height.end()) {
+            path.back().h = std::max(path.back().h, it->second + 1);
+            continue;
+          }
+          open.insert(c);
+          path.push_back({c, 0, 1});
+          continue;
+        }
+        const std::size_t h = path.back().h;
+        if (h > max_depth) fail("values nested deeper than " + std::to_string(max_depth));
+        height.emplace(v, h);
+        open.erase(v);
+        path.pop_back();
+        if (!path.empty()) path.back().h = std::max(path.back().h, h + 1);
+      }
+    }
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw std::runtime_error("pickle: " + what + " at byte " + std::to_string(pos_));
   }
@@ -243,7 +325,10 @@ class Unpickler {
     return s;
   }
 
-  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
+  void push(ValuePtr v) {
+    containers_.push_back(v);  // any value: APPEND adds items to whatever is on top
+    stack_.push_back(std::move(v));
+  }
   ValuePtr pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("stack underflow");
     auto v = std::move(stack_.back());
@@ -306,7 +391,7 @@ class Unpickler {
     push(v);
   }
   void push_tuple(std::size_t n) {
-    if (stack_.size() < n) fail("stack underflow");
+    if (stack_.size() < n || (!marks_.empty() && stack_.size() - n < marks_.back())) fail("stack underflow");
     std::vector<ValuePtr> items(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
     stack_.resize(stack_.size() - n);
     push_sequence(Value::Kind::tuple, std::move(items));
@@ -326,7 +411,11 @@ class Unpickler {
   ValuePtr reduce(const Value& callable, const Value& args) {
     const std::string& name = callable.text;
     if (callable.kind == Value::Kind::global) {
-      if (name == "collections.OrderedDict" || name == "builtins.dict") return make(Value::Kind::dict);
+      if (name == "collections.OrderedDict" || name == "builtins.dict") {
+        auto d = make(Value::Kind::dict);
+        d->ordered = name == "collections.OrderedDict";
+        return d;
+      }
       if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor")
         return rebuild_tensor(args);
       if ((name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") &&
@@ -358,6 +447,7 @@ class Unpickler {
     const auto dtype = storage_dtype(pid.items[1]->text);
     if (dtype == at::ScalarType::Undefined) fail("unsupported storage type " + pid.items[1]->text);
     const std::string& key = pid.items[2]->text;
+    if (pid.items[4]->kind != Value::Kind::integer || pid.items[4]->integer < 0) fail("storage " + key + ": bad size");
     auto it = storages_.find(key);
     if (it == storages_.end()) it = storages_.emplace(key, load_storage_(key, dtype, pid.items[4]->integer)).first;
     auto v = make(Value::Kind::tensor);
@@ -372,46 +462,78 @@ class Unpickler {
   std::vector<std::size_t> marks_;
   std::map<std::size_t, ValuePtr> memo_;
   std::map<std::string, at::Tensor> storages_;  // tensors that share a storage stay shared
+  std::vector<ValuePtr> containers_;            // every value pushed (check_graph, and the cleanup after a failure)
 };
 
-/// Reads a `torch.save` zip archive and returns its unpickled root value.
-inline ValuePtr load(const std::string& path) {
-  caffe2::serialize::PyTorchStreamReader reader(path);
+/// Reads a `torch.save` zip archive (through `in`) and returns its unpickled root value.
+inline ValuePtr load(std::shared_ptr<caffe2::serialize::ReadAdapterInterface> in) {
+  const std::size_t archive_bytes = in->size();
+  caffe2::serialize::PyTorchStreamReader reader(std::move(in));
+  // A record larger than the archive is a lie (torch.save stores records uncompressed): refuse it
+  // before allocating for it.
+  auto record_size = [&](const std::string& name) {
+    const std::size_t size = reader.getRecordSize(name);
+    if (size > archive_bytes)
+      throw std::runtime_error("record " + name + " claims " + std::to_string(size) + " bytes, more than the archive's " +
+                               std::to_string(archive_bytes));
+    return size;
+  };
   if (reader.hasRecord("byteorder")) {
+    record_size("byteorder");
     auto [ptr, size] = reader.getRecord("byteorder");
     std::string order(static_cast<const char*>(ptr.get()), size);
     if (order != "little") throw std::runtime_error("checkpoint is " + order + "-endian");
   }
+  if (!reader.hasRecord("data.pkl")) throw std::runtime_error("no data.pkl record (not a torch.save archive)");
+  record_size("data.pkl");
   auto [program, program_size] = reader.getRecord("data.pkl");
   Unpickler unpickler(std::string_view(static_cast<const char*>(program.get()), program_size),
                       [&](const std::string& key, at::ScalarType dtype, std::int64_t numel) {
+                        const std::string name = "data/" + key;
+                        if (!reader.hasRecord(name)) throw std::runtime_error("no storage record " + name);
+                        const std::size_t size = record_size(name);
+                        const auto item = static_cast<std::size_t>(c10::elementSize(dtype));
+                        if (static_cast<std::uint64_t>(numel) > size / item || static_cast<std::size_t>(numel) * item != size)
+                          throw std::runtime_error("storage " + name + " holds " + std::to_string(size) + " bytes, expected " +
+                                                   std::to_string(numel) + " elements of " + std::to_string(item) + " bytes");
                         auto t = at::empty({numel}, at::TensorOptions().dtype(dtype));
-                        const auto bytes = static_cast<std::size_t>(numel) * t.element_size();
-                        auto [data, size] = reader.getRecord("data/" + key);
-                        if (size != bytes)
-                          throw std::runtime_error("storage data/" + key + " holds " + std::to_string(size) +
-                                                   " bytes, expected " + std::to_string(bytes));
-                        if (bytes > 0) std::memcpy(t.data_ptr(), data.get(), bytes);
+                        if (size > 0 && reader.getRecord(name, t.data_ptr(), size) != size)
+                          throw std::runtime_error("storage " + name + " is truncated");
                         return t;
                       });
   return unpickler.run();
 }
 
-/// Writes `(name, tensor)` pairs as Python's `torch.save(OrderedDict)` does (pickle protocol 2).
-inline void save(const std::vector<std::pair<std::string, at::Tensor>>& entries, const std::string& path) {
+/// Reads a `torch.save` zip archive file.
+inline ValuePtr load(const std::string& path) {
+  return load(std::make_shared<caffe2::serialize::FileAdapter>(path));
+}
+
+/// Reads a `torch.save` zip archive held in memory (the bytes must outlive the call).
+inline ValuePtr load_bytes(std::string_view bytes) {
+  return load(std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
+}
+
+/// Pickles `root` (protocol 2, as `torch.save`) and writes the zip archive through `sink`, which
+/// must accept every byte (see `write_atomically`): dicts become `dict` (`OrderedDict` when
+/// `ordered`), tuples and lists themselves, tensors `_rebuild_tensor_v2` calls, each over its own
+/// contiguous CPU storage. Throws `std::runtime_error` for a value that has no such form.
+inline void save(const Value& root, const std::function<std::size_t(const void*, std::size_t)>& sink) {
   std::string pkl;
   std::vector<at::Tensor> storages;
   auto op = [&](char c) { pkl.push_back(c); };
   auto u32 = [&](std::uint32_t v) { pkl.append(reinterpret_cast<const char*>(&v), 4); };
-  auto str = [&](const std::string& s) {
-    op('X');
+  auto text = [&](char opcode, const std::string& s) {
+    if (s.size() > 0xffffffffu) throw std::runtime_error("pickle: a string of more than 4 GiB");
+    op(opcode);
     u32(static_cast<std::uint32_t>(s.size()));
     pkl += s;
   };
+  auto str = [&](const std::string& s) { text('X', s); };  // BINUNICODE
   auto integer = [&](std::int64_t v) {
-    if (v >= 0 && v < (std::int64_t(1) << 31)) {
-      op('J');
-      u32(static_cast<std::uint32_t>(v));
+    if (v >= -(std::int64_t(1) << 31) && v < (std::int64_t(1) << 31)) {
+      op('J');  // BININT, 4 bytes signed
+      u32(static_cast<std::uint32_t>(static_cast<std::int32_t>(v)));
     } else {
       op(static_cast<char>(0x8a));  // LONG1, 8 bytes two's complement
       op(8);
@@ -424,23 +546,17 @@ inline void save(const std::vector<std::pair<std::string, at::Tensor>>& entries,
     op('t');
   };
   auto global = [&](const std::string& module, const std::string& name) { pkl += "c" + module + "\n" + name + "\n"; };
-
-  pkl += "\x80\x02";  // PROTO 2, as torch.save
-  global("collections", "OrderedDict");
-  op(')');
-  op('R');
-  op('(');
-  for (const auto& [name, value] : entries) {
+  auto tensor = [&](const at::Tensor& value) {
     // Each tensor gets its own contiguous storage: simple, and what a state dict holds anyway.
     auto t = value.detach().to(at::kCPU).contiguous();
     const auto key = std::to_string(storages.size());
+    const std::string storage = storage_class(t.scalar_type());
     storages.push_back(t);
-    str(name);
     global("torch._utils", "_rebuild_tensor_v2");
     op('(');
     op('(');
     str("storage");
-    global("torch", storage_class(t.scalar_type()));
+    global("torch", storage);
     str(key);
     str("cpu");
     integer(t.numel());
@@ -455,11 +571,55 @@ inline void save(const std::vector<std::pair<std::string, at::Tensor>>& entries,
     op('R');
     op('t');
     op('R');
-  }
-  op('u');  // SETITEMS
+  };
+  std::function<void(const Value&, std::size_t)> value = [&](const Value& v, std::size_t depth) {
+    if (depth > max_depth) throw std::runtime_error("pickle: values nested deeper than " + std::to_string(max_depth));
+    switch (v.kind) {
+      case Value::Kind::none: op('N'); break;
+      case Value::Kind::boolean: op(static_cast<char>(v.integer ? 0x88 : 0x89)); break;
+      case Value::Kind::integer: integer(v.integer); break;
+      case Value::Kind::real: {
+        op('G');  // BINFLOAT, big-endian
+        const auto u = std::bit_cast<std::uint64_t>(v.real);
+        for (int shift = 56; shift >= 0; shift -= 8) pkl.push_back(static_cast<char>((u >> shift) & 0xff));
+        break;
+      }
+      case Value::Kind::string: str(v.text); break;
+      case Value::Kind::bytes: text('B', v.text); break;  // BINBYTES (protocol 3: `bytes` under Python 3)
+      case Value::Kind::tuple:
+      case Value::Kind::list:
+        op(v.kind == Value::Kind::list ? ']' : '(');
+        if (v.kind == Value::Kind::list && !v.items.empty()) op('(');
+        for (const auto& item : v.items) value(*item, depth + 1);
+        if (v.kind == Value::Kind::tuple) op('t');
+        else if (!v.items.empty()) op('e');  // APPENDS
+        break;
+      case Value::Kind::dict:
+        if (v.ordered) {
+          global("collections", "OrderedDict");
+          op(')');
+          op('R');
+        } else {
+          op('}');
+        }
+        if (!v.entries.empty()) {
+          op('(');
+          for (const auto& [k, item] : v.entries) {
+            value(*k, depth + 1);
+            value(*item, depth + 1);
+          }
+          op('u');  // SETITEMS
+        }
+        break;
+      case Value::Kind::tensor: tensor(v.tensor); break;
+      default: throw std::runtime_error("pickle: cannot save a " + v.text + " value");
+    }
+  };
+  pkl += "\x80\x02";  // PROTO 2, as torch.save
+  value(root, 0);
   op('.');  // STOP
 
-  caffe2::serialize::PyTorchStreamWriter writer(path);
+  caffe2::serialize::PyTorchStreamWriter writer(sink);
   writer.writeRecord("data.pkl", pkl.data(), pkl.size());
   writer.writeRecord("byteorder", "little", 6);
   for (std::size_t i = 0; i < storages.size(); ++i) {
@@ -467,6 +627,44 @@ inline void save(const std::vector<std::pair<std::string, at::Tensor>>& entries,
     writer.writeRecord("data/" + std::to_string(i), t.data_ptr(), static_cast<std::size_t>(t.nbytes()));
   }
   writer.writeEndOfFile();
+}
+
+/// The value under string key `key` of dict `d`; null when there is none (or `d` is no dict).
+inline const Value* find(const Value& d, std::string_view key) {
+  for (const auto& [k, v] : d.entries)
+    if (k->kind == Value::Kind::string && k->text == key) return v.get();
+  return nullptr;
+}
+
+/// A Python `str`.
+inline ValuePtr string(std::string s) {
+  auto v = make(Value::Kind::string);
+  v->text = std::move(s);
+  return v;
+}
+
+/// `(name, tensor)` pairs as an `OrderedDict` (a state dict).
+inline ValuePtr state_dict_value(const std::vector<std::pair<std::string, at::Tensor>>& entries) {
+  auto d = make(Value::Kind::dict);
+  d->ordered = true;
+  for (const auto& [name, t] : entries) {
+    auto v = make(Value::Kind::tensor);
+    v->tensor = t;
+    d->entries.emplace_back(string(name), std::move(v));
+  }
+  return d;
+}
+
+/// Writes `(name, tensor)` pairs as Python's `torch.save(OrderedDict)` does (pickle protocol 2).
+inline void save(const std::vector<std::pair<std::string, at::Tensor>>& entries, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot create " + path);
+  save(*state_dict_value(entries), [&](const void* data, std::size_t n) {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+    return n;  // the writer must never see a short write; the stream's state is checked below
+  });
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 }  // namespace longform::detail::pickle

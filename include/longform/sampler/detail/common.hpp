@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// Helpers shared by the built-in samplers: seed mixing, seeded permutations, state packing.
+/// Helpers shared by the built-in samplers: seeded epoch orders, state packing (seed mixing and
+/// shuffles: core/splitmix.hpp).
 // IWYU pragma: private, include <longform/sampler.hpp>
 #pragma once
 
@@ -23,28 +24,6 @@ struct SamplerOptions {
 };
 
 namespace detail {
-
-/// A well-mixed seed for stream `a`, item `b` of a run seeded `seed` (SplitMix64 of the three).
-inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
-  SplitMix64 g(seed ^ (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL));
-  g();
-  return g();
-}
-
-/// Uniform integer in `[0, n)` (n > 0). Rejection sampling: no modulo bias.
-inline std::uint64_t uniform_below(SplitMix64& g, std::uint64_t n) {
-  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  for (;;) {
-    const std::uint64_t x = g();
-    if (x < limit) return x % n;
-  }
-}
-
-/// Fisher–Yates shuffle driven by `g`.
-template <class T>
-void shuffle(std::vector<T>& v, SplitMix64& g) {
-  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[uniform_below(g, i)]);
-}
 
 /// The permutation of `0..n-1` for `epoch` of a run seeded `seed`.
 inline std::vector<std::size_t> epoch_order(std::uint64_t seed, std::int64_t epoch, std::size_t n) {

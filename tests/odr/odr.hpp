@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+// What each of the two translation units of test_odr reports of the library's inline entities.
+#pragma once
+
+#include <cstdint>
+
+namespace odr_test {
+
+struct Seen {
+  const char* version;
+  const void* sample;  // an inline constexpr function object
+  const void* batch;
+  std::int64_t span;   // a sampler built in that unit
+  std::int64_t width;  // an inline function
+};
+
+Seen seen_by_second();
+
+}  // namespace odr_test
