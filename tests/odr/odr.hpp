@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// What each of the two translation units of test_odr reports of the library's inline entities.
+// What each of the two translation units of test_odr sees of the library's inline entities; each
+// unit checks its own view against the other's.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@ struct Seen {
   std::int64_t width;  // an inline function
 };
 
+Seen seen_by_first();
 Seen seen_by_second();
 
 }  // namespace odr_test

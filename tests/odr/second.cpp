@@ -1,19 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The second of two translation units that include every header (see first.cpp): what it sees of
-// the library's inline entities, for the first to compare.
-#include <longform/longform.hpp>
+// The second unit of test_odr (see first.cpp).
+#include "seen.hpp"
 
-#include "odr.hpp"
+odr_test::Seen odr_test::seen_by_second() { return seen_here(); }
 
-namespace odr_test {
-
-Seen seen_by_second() {
-  longform::SequentialSampler<longform::Frames<4>, longform::Stride<2>> sampler;
-  return {.version = longform::version_string,
-          .sample = &longform::views::sample,
-          .batch = &longform::views::batch,
-          .span = sampler.span(),
-          .width = longform::detail::round_width(24, 2.0)};
+TEST_CASE("two translation units that include every header link and share each inline entity (second unit)", "[odr]") {
+  odr_test::check_same(odr_test::seen_here(), odr_test::seen_by_first());
 }
-
-}  // namespace odr_test

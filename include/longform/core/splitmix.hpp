@@ -5,9 +5,8 @@
 /// Also the library's one seed mixer, unbiased bounded draw and shuffle, built on it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <iterator>
-#include <ranges>
 #include <utility>
 
 namespace longform {
@@ -50,13 +49,12 @@ constexpr std::uint64_t uniform_below(SplitMix64& g, std::uint64_t n) noexcept {
   }
 }
 
-/// Fisher–Yates shuffle of `r`, driven by `g`: every order equally likely.
-template <std::ranges::random_access_range R>
-constexpr void shuffle(R&& r, SplitMix64& g) {
-  const auto first = std::ranges::begin(r);
-  for (auto i = static_cast<std::uint64_t>(std::ranges::size(r)); i > 1; --i) {
-    std::ranges::iter_swap(first + static_cast<std::ptrdiff_t>(i - 1), first + static_cast<std::ptrdiff_t>(uniform_below(g, i)));
-  }
+/// Fisher–Yates shuffle of `v` (a `std::vector` or `std::array`), driven by `g`: every order
+/// equally likely. (Indexing rather than <ranges>: this header is in every sampler's and
+/// transform's include chain.)
+template <class Container>
+constexpr void shuffle(Container& v, SplitMix64& g) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<std::size_t>(uniform_below(g, i))]);
 }
 
 }  // namespace detail
