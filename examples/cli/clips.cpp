@@ -4,8 +4,8 @@
 // the whole pipeline (decode at size, center crop, per-frame standardization, batches, prefetch)
 // runs and one JSON line of throughput, decode amplification and peak memory is printed.
 //
-// Run-time values map onto the samplers' dynamic-extent twins (Stride<dynamic>, …): one
-// instantiation per sampler kind, whatever the numbers.
+// The sampler is built by name from samplers.hpp's table, type-erased: one instantiation of the
+// pipeline, whatever the sampler and the numbers.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -34,13 +34,9 @@
 #include "bad_input.hpp"
 #include "commands.hpp"
 #include "decode_device.hpp"
+#include "samplers.hpp"
 
 namespace {
-
-using Sequential = longform::SequentialSampler<longform::Frames<longform::dynamic>, longform::Stride<longform::dynamic>,
-                                               longform::Hop<longform::dynamic>>;
-using Random = longform::RandomSampler<longform::SegmentSeconds<longform::dynamic>, longform::Frames<longform::dynamic>,
-                                       longform::Stride<longform::dynamic>, longform::Shuffle<longform::dynamic>>;
 
 struct ClipsArgs {
   std::vector<std::string> videos;
@@ -88,8 +84,7 @@ void report_clipless(const ClipsArgs& a, const longform::VideoList& source, cons
   }
 }
 
-template <class Sampler>
-void list_clips(const ClipsArgs& a, const longform::VideoList& source, Sampler sampler,
+void list_clips(const ClipsArgs& a, const longform::VideoList& source, longform::AnySampler sampler,
                 const std::shared_ptr<longform::Telemetry>& telemetry, longform::cli::SkippedInputs& skipped) {
   // A forward-only input (`-`, `pipe:N`, a live URL) has no index to count frames from: its clips
   // are found by decoding it, once.
@@ -115,8 +110,7 @@ void list_clips(const ClipsArgs& a, const longform::VideoList& source, Sampler s
   skipped.finish(!gave.empty(), "clips: no clip from any video");
 }
 
-template <class Sampler>
-void run_pipeline(const ClipsArgs& a, const longform::VideoList& source, Sampler sampler, const longform::ThreadBudget& budget,
+void run_pipeline(const ClipsArgs& a, const longform::VideoList& source, longform::AnySampler sampler, const longform::ThreadBudget& budget,
                   const std::shared_ptr<longform::Telemetry>& telemetry, longform::cli::SkippedInputs& skipped) {
   namespace views = longform::views;
   auto batches = source |
@@ -182,33 +176,20 @@ void run(const ClipsArgs& a) {
   const VideoList source(videos, {.threads = budget.decoder_threads(args.workers),
                                   .short_side = a.decode ? a.size : 0,
                                   .device = device});
-  const Sequential sequential(Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride}, Hop<dynamic>{a.hop},
-                              {.seed = a.seed, .epochs = a.epochs});
-  auto dispatch = [&](auto sampler) {
-    const auto telemetry = std::make_shared<Telemetry>();
-    try {
-      if (a.decode) {
-        run_pipeline(args, source, std::move(sampler), budget, telemetry, skipped);
-      } else {
-        list_clips(args, source, std::move(sampler), telemetry, skipped);
-      }
-    } catch (const decode_error& e) {  // every video failed: the context lets the last failure through
-      skipped.take(*telemetry);
-      skipped.skip(e.path(), e.what());
-      skipped.finish(false, "clips: no video could be read");
+  AnySampler sampler = cli::make_sampler(a.sampler, {.frames = a.frames, .stride = a.stride, .hop = a.hop, .segment_seconds = a.segment_seconds,
+                                                      .shuffle_frames = !a.no_shuffle, .streams = a.streams, .capacity = a.capacity,
+                                                      .seed = a.seed, .epochs = a.epochs});
+  const auto telemetry = std::make_shared<Telemetry>();
+  try {
+    if (a.decode) {
+      run_pipeline(args, source, std::move(sampler), budget, telemetry, skipped);
+    } else {
+      list_clips(args, source, std::move(sampler), telemetry, skipped);
     }
-  };
-  if (a.sampler == "sequential") {
-    dispatch(sequential);
-  } else if (a.sampler == "random") {
-    dispatch(Random(SegmentSeconds<dynamic>{a.segment_seconds}, Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride},
-                    Shuffle<dynamic>{!a.no_shuffle}, {.seed = a.seed, .epochs = a.epochs}));
-  } else if (a.sampler == "multistream") {
-    dispatch(MultiStream<Streams<dynamic>, Sequential>(a.streams, sequential));
-  } else if (a.sampler == "replay") {
-    dispatch(ReplayBuffer<Capacity<dynamic>, Sequential>(a.capacity, sequential, a.seed));
-  } else {
-    throw config_error("clips: unknown sampler '" + a.sampler + "' (sequential, random, multistream, replay)");
+  } catch (const decode_error& e) {  // every video failed: the context lets the last failure through
+    skipped.take(*telemetry);
+    skipped.skip(e.path(), e.what());
+    skipped.finish(false, "clips: no video could be read");
   }
 }
 
@@ -219,8 +200,8 @@ void add_clips_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("clips", "Clips a sampler takes from videos (JSON lines); --decode runs the whole pipeline");
   cmd->add_option("videos", a->videos, "Video files, or folders of them (scanned); bad ones and those too short for a clip are skipped and named")
       ->required();
-  cmd->add_option("--sampler", a->sampler, "sequential | random | multistream | replay")
-      ->check(CLI::IsMember({"sequential", "random", "multistream", "replay"}))
+  cmd->add_option("--sampler", a->sampler, "Clip sampler")
+      ->check(CLI::IsMember(names_of(longform::cli::samplers())))
       ->capture_default_str();
   cmd->add_option("--frames", a->frames, "T, frames per clip")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--stride", a->stride, "τ, step between a clip's frames")->check(CLI::PositiveNumber)->capture_default_str();

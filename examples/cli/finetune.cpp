@@ -25,6 +25,7 @@
 #include <longform/data.hpp>
 #include <longform/eval.hpp>
 #include <longform/io/video_reader.hpp>
+#include <longform/train/tensorboard.hpp>
 
 #include "backbones.hpp"
 #include "bad_input.hpp"
@@ -106,7 +107,9 @@ at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const Finetun
                                       .progress = a.progress};
     info["epochs"] = o.epochs;
     info["lr"] = o.lr;
-    return longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o));
+    // Each epoch's mean training loss, for the results (and --tensorboard).
+    auto on_epoch = [&info](std::int64_t, double loss) { info["train_losses"].push_back(loss); };
+    return longform::average_view_predictions(longform::finetune(std::move(encoder), feature_dim, train, test, classes, o, on_epoch));
   }
   // Frozen features: every view of every training video is a training sample.
   const at::Tensor train_x = longform::view_features(encoder, train, device, 16, "train features", a.progress);
@@ -171,6 +174,18 @@ nlohmann::json metrics_json(const longform::ClassificationMetrics& m, const std:
           {"per_class", per_class}, {"confusion", m.confusion}};
 }
 
+// --tensorboard: the training loss of each epoch (linear: of the last), then top-1 and top-5 at the last epoch.
+void write_tensorboard(const std::string& dir, const nlohmann::json& r) {
+  longform::TensorBoard board(dir);
+  const std::int64_t epochs = r.value("epochs", std::int64_t{0});
+  if (r.contains("train_losses")) {
+    for (std::size_t e = 0; e < r["train_losses"].size(); ++e) board.scalar("finetune/train_loss", static_cast<std::int64_t>(e + 1), r["train_losses"][e].get<double>());
+  } else if (r.contains("train_loss")) {
+    board.scalar("finetune/train_loss", epochs, r["train_loss"].get<double>());
+  }
+  board.scalars(epochs, {{"finetune/top1", r["top1"].get<double>()}, {"finetune/top5", r["top5"].get<double>()}});
+}
+
 template <class Encoder>
 std::string load(Encoder& encoder, const FinetuneArgs& a) {
   if (a.weights.empty()) return "random-init (seed " + std::to_string(a.seed) + ")";
@@ -230,6 +245,7 @@ nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
   out["top1"] = metrics.top1;
   out["top5"] = metrics.top5;
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!a.tensorboard.empty()) write_tensorboard(a.tensorboard, out);
   if (!a.out.empty()) {
     const std::filesystem::path path(a.out);
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
@@ -275,6 +291,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Cores to use (0 = all)")->capture_default_str();
   cmd->add_option("--out", a->out, "Write the results JSON here");
   cmd->add_option("--save", a->save, "finetune: write the fine-tuned encoder's state dict here (e.g. a distillation teacher)");
+  cmd->add_option("--tensorboard", a->tensorboard, "Also write the training loss and top-1 as TensorBoard event files in this folder");
   cmd->add_flag("--motion-share", a->motion_share,
                 "Also measure how far the evaluated encoder's features move when the test clips stop moving (results JSON: motion_share)");
   cmd->callback([a] {

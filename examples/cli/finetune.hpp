@@ -7,14 +7,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <longform/core/reflect.hpp>
+
 namespace longform::cli {
 
-/// Everything `longform finetune` is told.
+/// Everything `longform finetune` is told. The members a config sets by name are reflected (below).
 struct FinetuneArgs {
   std::string dataset = "ucf101", root, lists, train_list, test_list;
   int split = 1;
   std::string weights, arch = "x3d_m", protocol = "linear", out;
   std::string save;           // finetune: write the fine-tuned encoder's state dict here
+  std::string tensorboard;    // also write the training loss and top-1 as TensorBoard event files here
   bool motion_share = false;  // also measure the evaluated encoder's motion share (eval/motion_share.hpp)
   std::int64_t frames = 16, stride = 4, size = 112, clips = 5, crops = 1;
   std::int64_t epochs = 0, batch = 8;  // epochs 0: the protocol's default
@@ -36,3 +39,7 @@ nlohmann::json run_finetune(const FinetuneArgs& a);
 std::string synthetic_actions_root(const std::string& root);
 
 }  // namespace longform::cli
+
+// What a grid's "eval" object sets (reproduce.cpp); the encoder, seed and output are each cell's own.
+LONGFORM_REFLECT(longform::cli::FinetuneArgs, dataset, root, lists, train_list, test_list, split, protocol, frames, stride, size, clips,
+                 crops, epochs, batch, lr, weight_decay, k, temperature, flip, motion_share, threads, device);

@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: MIT
 // `longform pretrain`: online self-supervised pre-training from the command line.
 //
-// The run-time choices (--method, --sampler) pick one `Pretrainer<Sampler, Objective, AnySource>`
-// from two Boost.Hana type lists; every number (--frames, --stride, --size, ...) goes into the
-// dynamic-extent parameters, and the source is type-erased (any_source.hpp), so the whole command
-// holds methods × samplers = 12 instantiations, whatever the numbers and the source.
+// The run-time choices (--method, --sampler) are names in two tables (the methods here, the
+// samplers in samplers.hpp); every number (--frames, --stride, --size, ...) goes into the
+// dynamic-extent parameters, and source, sampler and objective are type-erased (AnySource,
+// AnySampler, AnyObjective), so the command holds one `Pretrainer`, whatever it is told.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,26 +17,22 @@
 #include <thread>
 #include <vector>
 
-#include <boost/hana/first.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/second.hpp>
-#include <boost/hana/string.hpp>
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/type.hpp>
 #include <nlohmann/json.hpp>
 
 #include <longform/backbone/vit.hpp>
 #include <longform/backbone/weights.hpp>
 #include <longform/backbone/x3d.hpp>
+#include <longform/core/json.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/threads.hpp>
 #include <longform/distributed/env.hpp>
 #include <longform/eval/pretrained.hpp>
 #include <longform/io/ffmpeg_log.hpp>
+#include <longform/objective/any_objective.hpp>
 #include <longform/objective/distill.hpp>
 #include <longform/objective/moco.hpp>
 #include <longform/objective/videomae.hpp>
-#include <longform/sampler.hpp>
+#include <longform/source/any_source.hpp>
 #include <longform/source/ava_videos.hpp>
 #include <longform/source/forward_only.hpp>
 #include <longform/source/stream.hpp>
@@ -46,37 +40,24 @@
 #include <longform/source/video_list.hpp>
 #include <longform/train/options.hpp>
 #include <longform/train/pretrainer.hpp>
+#include <longform/train/tensorboard.hpp>
 
-#include "any_source.hpp"
 #include "backbones.hpp"
 #include "bad_input.hpp"
 #include "commands.hpp"
 #include "decode_device.hpp"
+#include "json_file.hpp"
 #include "pretrain.hpp"
+#include "samplers.hpp"
 
 namespace {
 
-namespace hana = boost::hana;
 using longform::cli::PretrainArgs;
-using longform::dynamic;
-using Sequential = longform::SequentialSampler<longform::Frames<dynamic>, longform::Stride<dynamic>, longform::Hop<dynamic>>;
-using Random = longform::RandomSampler<longform::SegmentSeconds<dynamic>, longform::Frames<dynamic>, longform::Stride<dynamic>,
-                                       longform::Shuffle<dynamic>>;
-using Multi = longform::MultiStream<longform::Streams<dynamic>, Sequential>;
-using Replay = longform::ReplayBuffer<longform::Capacity<dynamic>, Sequential>;
 
-// --- the samplers ----------------------------------------------------------------------------
-Sequential sequential(const PretrainArgs& a) {
-  return Sequential(longform::Frames<dynamic>{a.frames}, longform::Stride<dynamic>{a.stride}, longform::Hop<dynamic>{0},
-                    {.seed = a.options.seed, .epochs = 0});  // endless: the step count ends the run
+longform::cli::SamplerArgs sampler_args(const PretrainArgs& a) {
+  return {.frames = a.frames, .stride = a.stride, .segment_seconds = a.segment_seconds, .streams = a.streams, .capacity = a.capacity,
+          .seed = a.options.seed, .epochs = 0};  // endless: the step count ends the run
 }
-Sequential make_sampler(hana::basic_type<Sequential>, const PretrainArgs& a) { return sequential(a); }
-Random make_sampler(hana::basic_type<Random>, const PretrainArgs& a) {
-  return Random(longform::SegmentSeconds<dynamic>{a.segment_seconds}, longform::Frames<dynamic>{a.frames},
-                longform::Stride<dynamic>{a.stride}, longform::Shuffle<dynamic>{true}, {.seed = a.options.seed, .epochs = 0});
-}
-Multi make_sampler(hana::basic_type<Multi>, const PretrainArgs& a) { return Multi(a.streams, sequential(a)); }
-Replay make_sampler(hana::basic_type<Replay>, const PretrainArgs& a) { return Replay(a.capacity, sequential(a), a.options.seed); }
 
 // --- the objectives --------------------------------------------------------------------------
 longform::X3DOptions x3d_options(const PretrainArgs& a) {
@@ -86,7 +67,7 @@ longform::X3DOptions x3d_options(const PretrainArgs& a) {
   return *o;
 }
 
-longform::VideoMAE<longform::VideoViT> make_objective(hana::basic_type<longform::VideoMAE<longform::VideoViT>>, const PretrainArgs& a) {
+longform::VideoMAE<longform::VideoViT> videomae(const PretrainArgs& a) {
   const std::string arch = a.arch.empty() ? "vit_s" : a.arch;
   const auto o = longform::cli::vit_preset(arch, a.frames, a.options.size);
   if (!o) throw longform::config_error("pretrain: --arch " + arch + " is not a ViT (vit_tiny|vit_s|vit_b)");
@@ -94,7 +75,7 @@ longform::VideoMAE<longform::VideoViT> make_objective(hana::basic_type<longform:
   if (!a.init.empty()) longform::load_checkpoint(*encoder, a.init);
   return longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = a.mask_ratio, .seed = a.options.seed}, encoder);
 }
-longform::MoCo<longform::X3D> make_objective(hana::basic_type<longform::MoCo<longform::X3D>>, const PretrainArgs& a) {
+longform::MoCo<longform::X3D> moco(const PretrainArgs& a) {
   auto o = x3d_options(a);
   o.output = longform::X3DOutput::features;
   return longform::MoCo<longform::X3D>(
@@ -103,7 +84,7 @@ longform::MoCo<longform::X3D> make_objective(hana::basic_type<longform::MoCo<lon
 // `--distill-target features` distils the pooled features (KL of their softened distributions
 // plus their cosine): the teacher can then be any pre-trained encoder, a `longform pretrain`
 // checkpoint included, not only a classifier with a head.
-longform::Distill<longform::X3D> make_objective(hana::basic_type<longform::Distill<longform::X3D>>, const PretrainArgs& a) {
+longform::Distill<longform::X3D> distill(const PretrainArgs& a) {
   auto o = x3d_options(a);
   if (a.distill_target != "logits" && a.distill_target != "features")
     throw longform::config_error("pretrain: distill target must be logits or features (was '" + a.distill_target + "')");
@@ -116,51 +97,28 @@ longform::Distill<longform::X3D> make_objective(hana::basic_type<longform::Disti
   return longform::Distill<longform::X3D>(longform::DistillOptions{.feature_weight = features ? 1.0 : 0.0}, teacher, student);
 }
 
-// --- options from --config and flags ----------------------------------------------------------
-// Every member of PretrainerOptions, by its name, through the Hana reflection of the struct.
-void apply_config(longform::PretrainerOptions& o, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw longform::config_error(path + ": cannot open the config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw longform::config_error(path + ": not JSON (" + e.what() + ")");
-  }
-  if (!j.is_object()) throw longform::config_error(path + ": the config must be a JSON object");
-  std::vector<std::string> known;
-  hana::for_each(hana::accessors<longform::PretrainerOptions>(), [&](auto pair) {
-    const std::string key = hana::to<const char*>(hana::first(pair));
-    known.push_back(key);
-    if (!j.contains(key)) return;
-    auto& member = hana::second(pair)(o);
-    using T = std::remove_cvref_t<decltype(member)>;
-    try {
-      if constexpr (std::is_same_v<T, longform::OptimizerKind>) member = longform::optimizer_kind(j[key].get<std::string>());
-      else member = j[key].get<T>();
-    } catch (const nlohmann::json::exception& e) {
-      throw longform::config_error(path + ": '" + key + "' has the wrong type (" + e.what() + ")");
-    }
-  });
-  for (const auto& item : j.items()) {
-    if (std::find(known.begin(), known.end(), item.key()) == known.end()) {
-      throw longform::config_error(path + ": unknown option '" + item.key() + "' (accepted: " + CLI::detail::join(known, ", ") + ")");
-    }
-  }
+// Every method, by its --method name.
+const std::vector<longform::cli::Named<longform::AnyObjective (*)(const PretrainArgs&)>>& methods() {
+  static const std::vector<longform::cli::Named<longform::AnyObjective (*)(const PretrainArgs&)>> table{
+      {"videomae", [](const PretrainArgs& a) { return longform::AnyObjective(videomae(a)); }},
+      {"moco", [](const PretrainArgs& a) { return longform::AnyObjective(moco(a)); }},
+      {"distill", [](const PretrainArgs& a) { return longform::AnyObjective(distill(a)); }},
+  };
+  return table;
 }
 
-longform::cli::AnySource make_source(const PretrainArgs& a, const longform::ThreadBudget& budget) {
+longform::AnySource make_source(const PretrainArgs& a, const longform::ThreadBudget& budget) {
   const int given = int(!a.videos.empty()) + int(!a.ava.empty()) + int(a.synthetic);
   if (given != 1) throw longform::config_error("pretrain: give exactly one of --videos, --ava, --synthetic");
   if (a.synthetic) {
     // The built-in benchmark's long-form videos (scenes of moving objects, 3 minutes each); as
     // many as multistream needs.
     const std::int64_t side = std::max<std::int64_t>(a.options.size, 32);
-    return longform::cli::AnySource(longform::SyntheticStream({.seed = a.options.seed,
-                                                               .videos = static_cast<std::size_t>(std::max<std::int64_t>(a.streams, 4)),
-                                                               .frames = 3 * 60 * 25,
-                                                               .width = (side * 5 / 4 + 1) / 2 * 2,
-                                                               .height = (side + 1) / 2 * 2}));
+    return longform::AnySource(longform::SyntheticStream({.seed = a.options.seed,
+                                                          .videos = static_cast<std::size_t>(std::max<std::int64_t>(a.streams, 4)),
+                                                          .frames = 3 * 60 * 25,
+                                                          .width = (side * 5 / 4 + 1) / 2 * 2,
+                                                          .height = (side + 1) / 2 * 2}));
   }
   // Each video decoded straight to the short side (swscale), whatever its orientation.
   // Several decode workers: one FFmpeg thread each; one reader: frame threads.
@@ -175,11 +133,11 @@ longform::cli::AnySource make_source(const PretrainArgs& a, const longform::Thre
                                        .short_side = a.options.size,
                                        .device = device};
   if (longform::is_forward_only_input(a.videos)) {  // standard input, a pipe, a live URL: opened once
-    return longform::cli::AnySource(longform::Stream(a.videos, reader));
+    return longform::AnySource(longform::Stream(a.videos, reader));
   }
-  if (!a.videos.empty()) return longform::cli::AnySource(longform::VideoList::from_path(a.videos, reader));
+  if (!a.videos.empty()) return longform::AnySource(longform::VideoList::from_path(a.videos, reader));
   const auto root = a.ava_root.empty() ? std::filesystem::path(a.ava).parent_path() : std::filesystem::path(a.ava_root);
-  return longform::cli::AnySource(longform::AvaVideos(a.ava, root, {}, reader));
+  return longform::AnySource(longform::AvaVideos(a.ava, root, {}, reader));
 }
 
 // An earlier run's checkpoint and metrics are replaced only when asked (--overwrite); --resume
@@ -198,16 +156,17 @@ void refuse_to_overwrite(const PretrainArgs& a) {
   }
 }
 
-template <class S, class O>
-nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
+nlohmann::json train(const PretrainArgs& a, longform::AnySource source) {
   // NOTE: LibTorch seeds its default CPU generator non-deterministically at start-up; seed it
   // before the networks are initialised, so two runs with one --seed start from the same weights.
   at::manual_seed(a.options.seed);
   // Under torchrun each rank draws its own augmentations and masks (the weights come from rank 0).
   PretrainArgs per_rank = a;
   per_rank.options.seed += static_cast<std::uint64_t>(a.rank);
-  longform::Pretrainer<S, O, longform::cli::AnySource> trainer(std::move(source), make_sampler(hana::type_c<S>, a),
-                                                               make_objective(hana::type_c<O>, per_rank), a.options);
+  longform::Pretrainer<longform::AnySampler, longform::AnyObjective, longform::AnySource> trainer(
+      std::move(source), longform::cli::make_sampler(a.sampler, sampler_args(a)),
+      longform::cli::find_named(methods(), a.method, "method")(per_rank), a.options);
+  if (!a.tensorboard.empty()) trainer.observe(longform::TensorBoard(a.tensorboard));
   const auto r = trainer.run(a.stop_at);
   if (trainer.rank() != 0) return nullptr;  // one summary per job
   const auto ran = r.last_step - r.first_step;
@@ -234,30 +193,26 @@ nlohmann::json train(const PretrainArgs& a, longform::cli::AnySource source) {
                       {"ffmpeg_errors", longform::ffmpeg_log_counts().errors},
                       {"skipped", skipped.json()},
                       {"checkpoint", r.checkpoint.string()},
-                      {"options", nlohmann::json::parse(longform::to_json(a.options))}};
+                      {"options", a.options}};
   if (!r.losses.empty()) line["loss"] = r.losses.back();  // the last step's; no step ran, no loss
   return line;
 }
 
 }  // namespace
 
+std::vector<std::string> longform::cli::method_names() { return names_of(methods()); }
+
 nlohmann::json longform::cli::run_pretrain(PretrainArgs a) {
-  longform::PretrainerOptions flags = a.options;
-  flags.optimizer = longform::optimizer_kind(a.optimizer);
   if (!a.config.empty()) {
     // The config file first, then every flag given on the command line on top of it.
-    longform::PretrainerOptions o;
-    o.out_dir = flags.out_dir;
-    apply_config(o, a.config);
-    hana::for_each(hana::accessors<longform::PretrainerOptions>(), [&](auto pair) {
-      const auto it = a.flags.find(hana::to<const char*>(hana::first(pair)));
-      if (it != a.flags.end() && it->second->count() > 0) hana::second(pair)(o) = hana::second(pair)(flags);
-    });
-    if (!a.optimizer_given) flags.optimizer = o.optimizer;
-    o.optimizer = flags.optimizer;
+    const nlohmann::json flags = a.options;
+    nlohmann::json given = nlohmann::json::object();
+    for (const auto& [member, option] : a.flags)
+      if (option->count() > 0) given[member] = flags[member];
+    longform::PretrainerOptions o{.out_dir = a.options.out_dir};
+    bind_json(read_json_file(a.config), a.config, "PretrainerOptions", o);
+    longform::from_json(given, o);
     a.options = o;
-  } else {
-    a.options = flags;
   }
   const auto env = a.options.distributed ? longform::DistributedEnv::from_environment() : std::nullopt;
   if (env) a.rank = env->rank;
@@ -271,43 +226,21 @@ nlohmann::json longform::cli::run_pretrain(PretrainArgs a) {
   a.options.threads = 0;  // applied here, with the decoder share given to the source
   if (a.options.decode_workers == 0) a.options.decode_workers = budget.workers;
   refuse_to_overwrite(a);
-  auto source = make_source(a, budget);
-
-  const auto samplers = hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("sequential"), hana::type_c<Sequential>),
-                                         hana::make_pair(BOOST_HANA_STRING("random"), hana::type_c<Random>),
-                                         hana::make_pair(BOOST_HANA_STRING("multistream"), hana::type_c<Multi>),
-                                         hana::make_pair(BOOST_HANA_STRING("replay"), hana::type_c<Replay>));
-  const auto methods =
-      hana::make_tuple(hana::make_pair(BOOST_HANA_STRING("videomae"), hana::type_c<longform::VideoMAE<longform::VideoViT>>),
-                       hana::make_pair(BOOST_HANA_STRING("moco"), hana::type_c<longform::MoCo<longform::X3D>>),
-                       hana::make_pair(BOOST_HANA_STRING("distill"), hana::type_c<longform::Distill<longform::X3D>>));
-  bool ran = false;
-  nlohmann::json line;
-  hana::for_each(methods, [&](auto method) {
-    if (a.method != hana::to<const char*>(hana::first(method))) return;
-    hana::for_each(samplers, [&](auto sampler) {
-      if (a.sampler != hana::to<const char*>(hana::first(sampler))) return;
-      using S = typename decltype(+hana::second(sampler))::type;
-      using O = typename decltype(+hana::second(method))::type;
-      line = train<S, O>(a, source);
-      ran = true;
-    });
-  });
-  if (!ran) throw longform::config_error("pretrain: unknown --method " + a.method + " or --sampler " + a.sampler);
-  return line;
+  return train(a, make_source(a, budget));
 }
 
 void add_pretrain_command(CLI::App& app) {
   auto a = std::make_shared<longform::cli::PretrainArgs>();
   auto* cmd = app.add_subcommand("pretrain", "Online self-supervised pre-training (VideoMAE, MoCo, distillation) over a clip stream");
   auto& o = a->options;
-  auto flag = [&](const char* member, CLI::Option* opt) {
-    a->flags[member] = opt;
+  // Each flag that sets a PretrainerOptions member names it; a name that is no member does not compile.
+  auto flag = [&](longform::member_of<longform::PretrainerOptions> member, CLI::Option* opt) {
+    a->flags[std::string(member.name())] = opt;
     return opt->capture_default_str();
   };
-  cmd->add_option("--method", a->method, "Objective")->check(CLI::IsMember({"videomae", "moco", "distill"}))->capture_default_str();
+  cmd->add_option("--method", a->method, "Objective")->check(CLI::IsMember(longform::cli::method_names()))->capture_default_str();
   cmd->add_option("--sampler", a->sampler, "Clip sampler")
-      ->check(CLI::IsMember({"sequential", "random", "multistream", "replay"}))
+      ->check(CLI::IsMember(names_of(longform::cli::samplers())))
       ->capture_default_str();
   cmd->add_option("--arch", a->arch, "Backbone: x3d_tiny|x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_tiny|vit_s|vit_b (videomae; default vit_s)")
       ->check(CLI::IsMember(longform::cli::arch_names()));
@@ -347,6 +280,7 @@ void add_pretrain_command(CLI::App& app) {
   flag("out_dir", cmd->add_option("--out", o.out_dir, "Folder for checkpoint.pt and metrics.jsonl"));
   flag("resume", cmd->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt when it exists"));
   cmd->add_flag("--overwrite", a->overwrite, "Replace an earlier run's checkpoint.pt and metrics.jsonl in OUT (refused otherwise)");
+  cmd->add_option("--tensorboard", a->tensorboard, "Also write the step metrics as TensorBoard event files in this folder");
   flag("prefetch", cmd->add_option("--prefetch", o.prefetch, "Batches prepared ahead")->check(CLI::PositiveNumber));
   flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all, shared among the processes of a torchrun job on this machine)"));
   flag("decode_workers", cmd->add_option("--decode-workers", o.decode_workers, "Decoding threads, one reader each (0 = one per core; a pipe or live stream uses 1)")
@@ -359,9 +293,12 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--decode-device", a->decode_device,
                   "Where videos are decoded: cpu, or cuda / cuda:N (NVDEC: clips start on the GPU; CPU decoding, said once, where it cannot run)")
       ->capture_default_str();
-  auto* optimizer = cmd->add_option("--optimizer", a->optimizer, "adamw | sgd")->check(CLI::IsMember({"adamw", "sgd"}))->capture_default_str();
+  auto optimizer = std::make_shared<std::string>(longform::enum_name(o.optimizer));
+  std::vector<std::string> optimizers;
+  for (const auto& [kind, name] : enum_names(longform::OptimizerKind{})) optimizers.emplace_back(name);
+  flag("optimizer", cmd->add_option("--optimizer", *optimizer, "Optimizer")->check(CLI::IsMember(optimizers)));
   cmd->callback([a, optimizer] {
-    a->optimizer_given = optimizer->count() > 0;
+    a->options.optimizer = longform::enum_from_name<longform::OptimizerKind>(*optimizer);
     const auto line = longform::cli::run_pretrain(*a);
     if (line.is_null()) return;  // not rank 0
     std::printf("%s\n", line.dump().c_str());

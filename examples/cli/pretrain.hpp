@@ -5,15 +5,17 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <longform/core/reflect.hpp>
 #include <longform/train/options.hpp>
 
 namespace longform::cli {
 
-/// Everything `longform pretrain` is told.
+/// Everything `longform pretrain` is told. The members a config sets by name are reflected (below).
 struct PretrainArgs {
   std::string method = "moco", sampler = "sequential", arch;
   std::string videos, ava, ava_root, config, init, teacher;
@@ -26,14 +28,21 @@ struct PretrainArgs {
   double flip_p = 0.5;                  // moco: horizontal flip probability of each view
   std::string distill_target = "logits";  // distill: match the teacher's logits, or its pooled features
   longform::PretrainerOptions options{.out_dir = "pretrain-out"};
-  std::string optimizer = "adamw";
   std::string decode_device = "cpu";  // --decode-device: cpu, cuda, cuda:N (NVDEC; CPU if unavailable)
-  bool optimizer_given = false;
+  std::string tensorboard;  // --tensorboard: also write the step metrics as TensorBoard event files here
   std::map<std::string, const CLI::Option*> flags;  // PretrainerOptions member -> its flag (overrides --config)
   int rank = 0;  // in a torchrun job (distributed/env.hpp)
 };
+
+/// The --method names, in --help's order.
+std::vector<std::string> method_names();
 
 /// Runs one pre-training (the `pretrain` command without its parsing); returns its summary line.
 nlohmann::json run_pretrain(PretrainArgs a);
 
 }  // namespace longform::cli
+
+// What a grid's "pretrain" object sets beside the PretrainerOptions members (reproduce.cpp); the
+// method, sampler, stride, seed and folder are each cell's own.
+LONGFORM_REFLECT(longform::cli::PretrainArgs, synthetic, videos, ava, ava_root, init, teacher, frames, streams, capacity, queue_size,
+                 segment_seconds, mask_ratio, flip_p, distill_target);

@@ -27,12 +27,16 @@
 #include <nlohmann/json.hpp>
 
 #include <longform/core/error.hpp>
+#include <longform/core/json.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/train/options.hpp>
 
 #include "backbones.hpp"
 #include "commands.hpp"
 #include "finetune.hpp"
+#include "json_file.hpp"
 #include "pretrain.hpp"
+#include "samplers.hpp"
 
 namespace {
 
@@ -43,8 +47,8 @@ using nlohmann::json;
 
 // The values `longform pretrain` and `longform finetune` accept for --method, --sampler,
 // --protocol and --dataset, checked here before any cell runs rather than when one reaches them.
-const std::vector<std::string> known_methods{"videomae", "moco", "distill"};
-const std::vector<std::string> known_samplers{"sequential", "random", "multistream", "replay"};
+const std::vector<std::string> known_methods = longform::cli::method_names();
+const std::vector<std::string> known_samplers = longform::cli::names_of(longform::cli::samplers());
 const std::vector<std::string> known_protocols{"finetune", "linear", "knn"};
 const std::vector<std::string> known_datasets{"ucf101", "hmdb51", "folder", "csv", "synthetic"};
 
@@ -57,6 +61,7 @@ void check_name(const fs::path& file, const std::string& what, const std::string
     refuse(file, "unknown " + what + " '" + value + "'" + where + " (accepted: " + CLI::detail::join(accepted, ", ") + ")");
 }
 
+// The config file.
 struct Grid {
   fs::path out = "reproduce-out";
   std::vector<std::string> methods = known_methods, samplers{"sequential", "random"};
@@ -65,62 +70,21 @@ struct Grid {
   json pretrain = json::object(), eval = json::object();
 };
 
-template <class T>
-void take(const json& j, const char* key, T& into, const fs::path& file) {
-  if (!j.contains(key)) return;
-  try {
-    into = j.at(key).get<T>();
-  } catch (const json::exception& e) {
-    throw longform::config_error(file.string() + ": '" + key + "' has the wrong type (" + e.what() + ")");
-  }
-}
-
-// Reads the members of one JSON object of the config and, in `finish`, refuses the keys nobody
-// asked for, so a misspelt option is an error rather than a silently ignored default.
-class ObjectReader {
- public:
-  ObjectReader(const json& j, const fs::path& file, std::string where) : j_(j), file_(file), where_(std::move(where)) {
-    if (!j_.is_object()) refuse(file_, (where_.empty() ? std::string("the config") : "\"" + where_ + "\"") + " must be a JSON object");
-  }
-  template <class T>
-  void operator()(const char* key, T& into) {
-    asked_.emplace_back(key);
-    take(j_, key, into, file_);
-  }
-  void finish() const {
-    for (const auto& item : j_.items())
-      if (std::find(asked_.begin(), asked_.end(), item.key()) == asked_.end())
-        check_name(file_, "key", item.key(), asked_, where_.empty() ? "" : " in \"" + where_ + "\"");
-  }
-
- private:
-  const json& j_;
-  const fs::path& file_;
-  std::string where_;
-  std::vector<std::string> asked_;
+// The "pretrain" object's members beside those of PretrainArgs and PretrainerOptions.
+struct GridPretrain {
+  std::map<std::string, std::string> arch;  // by method; default x3d_m, for videomae vit_s
 };
 
+}  // namespace
+
+LONGFORM_REFLECT(Grid, out, methods, samplers, strides, seeds, pretrain, eval);
+LONGFORM_REFLECT(GridPretrain, arch);
+
+namespace {
+
 Grid read_grid(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) refuse(file, "cannot open the config file");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    refuse(file, std::string("not JSON (") + e.what() + ")");
-  }
   Grid g;
-  std::string out = g.out.string();
-  ObjectReader read(j, file, "");
-  read("out", out);
-  read("methods", g.methods);
-  read("samplers", g.samplers);
-  read("strides", g.strides);
-  read("seeds", g.seeds);
-  read("pretrain", g.pretrain);
-  read("eval", g.eval);
-  read.finish();
-  g.out = out;
+  longform::cli::bind_json(longform::cli::read_json_file(file), file, "the config", g);
   if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty()) refuse(file, "methods, samplers, strides and seeds must not be empty");
   for (const auto& m : g.methods) check_name(file, "method", m, known_methods);
   for (const auto& s : g.samplers) check_name(file, "sampler", s, known_samplers);
@@ -129,66 +93,10 @@ Grid read_grid(const fs::path& file) {
   return g;
 }
 
-// The members of PretrainArgs that the grid's "pretrain" object sets, by key (its "arch", one per
-// method, aside): one list to read them and to record them as a cell's settings.
-template <class Visit>
-void pretrain_members(PretrainArgs& a, Visit&& visit) {
-  visit("synthetic", a.synthetic);
-  visit("videos", a.videos);
-  visit("ava", a.ava);
-  visit("ava_root", a.ava_root);
-  visit("teacher", a.teacher);
-  visit("init", a.init);
-  visit("frames", a.frames);
-  visit("queue_size", a.queue_size);
-  visit("mask_ratio", a.mask_ratio);
-  visit("flip_p", a.flip_p);
-  visit("distill_target", a.distill_target);
-  visit("segment_seconds", a.segment_seconds);
-  visit("steps", a.options.steps);
-  visit("batch", a.options.batch);
-  visit("size", a.options.size);
-  visit("lr", a.options.lr);
-  visit("warmup_steps", a.options.warmup_steps);
-  visit("weight_decay", a.options.weight_decay);
-  visit("device", a.options.device);
-  visit("threads", a.options.threads);
-  visit("checkpoint_every", a.options.checkpoint_every);
-}
-
-// The same for FinetuneArgs and the "eval" object.
-template <class Visit>
-void eval_members(FinetuneArgs& a, Visit&& visit) {
-  visit("dataset", a.dataset);
-  visit("root", a.root);
-  visit("lists", a.lists);
-  visit("train_list", a.train_list);
-  visit("test_list", a.test_list);
-  visit("split", a.split);
-  visit("protocol", a.protocol);
-  visit("frames", a.frames);
-  visit("stride", a.stride);
-  visit("size", a.size);
-  visit("clips", a.clips);
-  visit("crops", a.crops);
-  visit("epochs", a.epochs);
-  visit("batch", a.batch);
-  visit("lr", a.lr);
-  visit("weight_decay", a.weight_decay);
-  visit("k", a.k);
-  visit("motion_share", a.motion_share);
-  visit("threads", a.threads);
-  visit("device", a.device);
-}
-
-// What a cell computes from its members: all but how it runs (threads, checkpoint interval).
-template <class Args, class Members>
-json settings_of(Args a, Members&& members) {
-  json s = json::object();
-  members(a, [&](const char* key, const auto& member) { s[key] = member; });
-  s.erase("threads");
-  s.erase("checkpoint_every");
-  return s;
+// What a cell computes from: its reflected members, less those that only say how it runs.
+json settings_of(json members, std::initializer_list<const char*> how_it_runs) {
+  for (const char* key : how_it_runs) members.erase(key);
+  return members;
 }
 
 void check_pretrain(const PretrainArgs& a, const fs::path& file) {
@@ -232,13 +140,13 @@ void check_eval(const FinetuneArgs& a, const fs::path& file) {
 PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const std::string& method, const std::string& sampler, std::int64_t stride,
                            std::uint64_t seed, const fs::path& dir) {
   PretrainArgs a;
-  ObjectReader read(g.pretrain, file, "pretrain");
-  pretrain_members(a, read);
-  std::map<std::string, std::string> arch;
-  read("arch", arch);
-  read.finish();
-  for (const auto& [m, name] : arch) check_name(file, "method", m, known_methods, " in \"pretrain\".\"arch\"");
-  a.arch = arch.contains(method) ? arch[method] : method == "videomae" ? "vit_s" : "x3d_m";
+  GridPretrain grid;
+  // Each cell sets these itself (from "seeds" and "out"), so the grid may not.
+  for (const char* own : {"seed", "out_dir", "resume"})
+    if (g.pretrain.contains(own)) refuse(file, std::string("\"pretrain\": '") + own + "' is set per cell (from \"seeds\" and \"out\")");
+  longform::cli::bind_json(g.pretrain, file, "\"pretrain\"", a, a.options, grid);
+  for (const auto& [m, name] : grid.arch) check_name(file, "method", m, known_methods, " in \"pretrain\".\"arch\"");
+  a.arch = grid.arch.contains(method) ? grid.arch[method] : method == "videomae" ? "vit_s" : "x3d_m";
   if (!a.synthetic && a.videos.empty() && a.ava.empty()) a.synthetic = true;
   a.method = method;
   a.sampler = sampler;
@@ -246,7 +154,6 @@ PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const std::strin
   a.options.seed = seed;
   a.options.out_dir = dir.string();
   a.options.resume = true;  // a cell cut short continues from its checkpoint
-  a.options.progress = true;
   check_pretrain(a, file);
   return a;
 }
@@ -260,9 +167,7 @@ FinetuneArgs finetune_args(const Grid& g, const fs::path& file, const PretrainAr
   a.size = p.options.size;
   a.threads = static_cast<int>(p.options.threads);
   a.device = p.options.device;
-  ObjectReader read(g.eval, file, "eval");
-  eval_members(a, read);
-  read.finish();
+  longform::cli::bind_json(g.eval, file, "\"eval\"", a);
   a.arch = p.arch;
   a.weights = weights;
   a.seed = seed;
@@ -286,8 +191,13 @@ std::vector<Cell> plan(const Grid& g, const fs::path& file) {
   std::vector<Cell> cells;
   const auto add = [&](Cell c) {
     c.settings = {{"method", c.method}, {"sampler", c.sampler}, {"stride", c.stride}, {"seed", c.seed}, {"arch", c.eval.arch},
-                  {"eval", settings_of(c.eval, [](auto& a, auto&& v) { eval_members(a, v); })}};
-    if (c.pretrain) c.settings["pretrain"] = settings_of(*c.pretrain, [](auto& a, auto&& v) { pretrain_members(a, v); });
+                  {"eval", settings_of(c.eval, {"threads"})}};
+    if (c.pretrain) {
+      json pretrain = *c.pretrain;
+      pretrain.update(json(c.pretrain->options));
+      c.settings["pretrain"] = settings_of(pretrain, {"threads", "checkpoint_every", "out_dir", "resume", "progress", "prefetch",
+                                                      "decode_workers", "dist_timeout_s"});
+    }
     c.settings = json::parse(c.settings.dump());  // the types JSON reads back (unsigned, not signed), to compare with a recorded copy
     cells.push_back(std::move(c));
   };

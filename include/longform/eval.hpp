@@ -2,9 +2,10 @@
 /// @file
 /// Downstream evaluation: fine-tuning, linear probe (its weight decay chosen on held-out videos)
 /// and kNN on frozen features, multi-view testing, classification metrics, loading pre-trained
-/// encoders, the motion share of features.
+/// encoders, the motion share of features, confidence intervals over seeds.
 #pragma once
 
+#include <longform/eval/confidence.hpp>
 #include <longform/eval/features.hpp>
 #include <longform/eval/finetune.hpp>
 #include <longform/eval/knn.hpp>

@@ -9,6 +9,7 @@
 /// Write your own by modelling `SslObjective` (examples/custom_objective.cpp).
 #pragma once
 
+#include <longform/objective/any_objective.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/objective/distill.hpp>
 #include <longform/objective/moco.hpp>

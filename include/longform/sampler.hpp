@@ -16,6 +16,7 @@
 /// (`Stride<4>`) and a run-time twin (`Stride<dynamic>{4}`), given to the constructor in any order.
 #pragma once
 
+#include <longform/sampler/any_sampler.hpp>
 #include <longform/sampler/concepts.hpp>
 #include <longform/sampler/context.hpp>
 #include <longform/sampler/multistream.hpp>

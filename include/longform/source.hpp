@@ -3,6 +3,7 @@
 /// The source family: where videos come from. See `source/concepts.hpp` for the protocol.
 #pragma once
 
+#include <longform/source/any_source.hpp>
 #include <longform/source/ava_videos.hpp>
 #include <longform/source/concepts.hpp>
 #include <longform/source/stream.hpp>

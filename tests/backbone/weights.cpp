@@ -11,6 +11,7 @@
 #undef CHECK
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,37 @@ TEST_CASE("bad checkpoint files give a config_error naming the file", "[backbone
   CHECK_THROWS_AS(read_checkpoint(text), config_error);
   CHECK_THROWS_WITH(read_checkpoint(golden("x3d_tiny.pyth"), {.entry = "optimizer"}), Catch::Contains("'optimizer'"));
   CHECK_THROWS_WITH(read_checkpoint(golden("x3d_tiny.pyth"), {.prefix = "encoder."}), Catch::Contains("encoder."));
+}
+
+TEST_CASE("Hugging Face VideoMAE names convert to MCG-NJU's and back", "[backbone][weights]") {
+  // transformers' own VideoMAEForPreTraining state dict, and the MCG-NJU names that
+  // make_backbone_golden.py gives it with its own copy of the table.
+  const auto hf = read_checkpoint(golden("videomae_tiny_hf.bin"));
+  const auto mcg = hugging_face_to_videomae(hf);
+  const auto sorted = [](nlohmann::json keys) {
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  };
+  CHECK(sorted(test::key_list(mcg)) == sorted(test::golden_summary()["videomae_tiny"]["keys"]));
+
+  // The encoder back under `videomae.`: the file's own keys and tensors.
+  const auto back = videomae_to_hugging_face(strip_prefix(mcg, "encoder."), "videomae.");
+  StateDict encoder;
+  for (const auto& item : hf)
+    if (item.key().starts_with("videomae.")) encoder.insert(item.key(), item.value());
+  REQUIRE(sorted(test::key_list(back)) == sorted(test::key_list(encoder)));
+  for (const auto& item : encoder) CHECK(at::equal(back[item.key()], item.value()));
+
+  // A classifier's head sits outside `videomae.`; older transformers releases spell the bias q_bias.
+  StateDict finetuned;
+  finetuned.insert("fc_norm.weight", at::ones({4}));
+  finetuned.insert("head.weight", at::ones({2, 4}));
+  finetuned.insert("blocks.0.attn.q_bias", at::ones({4}));
+  CHECK(videomae_to_hugging_face(finetuned, "videomae.").keys() ==
+        std::vector<std::string>{"fc_norm.weight", "classifier.weight", "videomae.encoder.layer.0.attention.attention.query.bias"});
+  StateDict older;
+  older.insert("videomae.encoder.layer.0.attention.attention.q_bias", at::ones({4}));
+  CHECK(hugging_face_to_videomae(older).keys() == std::vector<std::string>{"encoder.blocks.0.attn.q_bias"});
 }
 
 TEST_CASE("save_state_dict round-trips through C++", "[backbone][weights]") {

@@ -69,7 +69,8 @@ TEST_CASE("X3D state dicts match PyTorchVideo key for key, in order", "[backbone
   X3D m(x3d_m());
   CHECK(count_parameters(*m) == 3'794'274);
   CHECK(state_dict(*m).size() == 563);
-  // The traps of methods.md §2.4: swapped stem names, no branch1_norm in stage 1, SE on even blocks.
+  // Where PyTorchVideo's names are easy to get wrong: the stem's conv_t is the spatial (1x3x3) and
+  // conv_xy the temporal (5x1x1) convolution, stage 1 has no branch1_norm, SE sits on even blocks only.
   const auto sd = state_dict(*m);
   CHECK(sd["blocks.0.conv.conv_t.weight"].sizes() == c10::IntArrayRef{24, 3, 1, 3, 3});
   CHECK(sd["blocks.0.conv.conv_xy.weight"].sizes() == c10::IntArrayRef{24, 1, 5, 1, 1});
@@ -181,7 +182,7 @@ TEST_CASE("X3D trains: one SGD step lowers the loss", "[backbone][x3d]") {
   CHECK(loss_of().item<double>() < loss.item<double>());
 }
 
-// Issue 18: model presets as types, usable wherever X3D / VideoViT with options are.
+// Model presets as types, usable wherever X3D / VideoViT with options are.
 namespace {
 // A function written for the holder takes a preset as it is.
 std::int64_t clip_length(const X3D& net) { return net->options().frames; }

@@ -538,3 +538,29 @@ TEST_CASE("SyntheticStream: long videos with scene changes, deterministic and se
   CHECK_FALSE(at::equal(stream.open(0).next()->rgb, stream.open(1).next()->rgb));
   CHECK_THROWS_AS(SyntheticStream({.scene_frames = 0}), config_error);
 }
+
+TEST_CASE("a mean over seeds has Student's t interval, and a paired difference cancels the seed's luck", "[eval][confidence]") {
+  // t(0.975, 2) = 4.302652729911275 (tables give 4.303): {1, 2, 3} has sd 1, so ±4.3027 / √3.
+  const longform::Interval three = longform::mean_interval({1, 2, 3});
+  CHECK(three.mean == Approx(2));
+  CHECK(three.sd == Approx(1));
+  CHECK(three.half_width == Approx(4.302652729911275 / std::sqrt(3.0)).epsilon(1e-9));
+  CHECK(three.sign() == 0);  // (−0.48, 4.48) holds 0: three values this spread cannot tell 2 from 0
+  // t(0.975, 9) = 2.262157162740992; at level 0.9 with df 2, t = 2.919985580355516.
+  CHECK(longform::mean_interval({0, 1, 0, 1, 0, 1, 0, 1, 0, 1}).half_width == Approx(2.262157162740992 * std::sqrt(0.25 * 10 / 9) / std::sqrt(10.0)).epsilon(1e-9));
+  CHECK(longform::mean_interval({1, 2, 3}, 0.9).half_width == Approx(2.919985580355516 / std::sqrt(3.0)).epsilon(1e-9));
+  // Seeds that move both methods alike: each mean's interval holds 0, the paired one does not.
+  const std::vector<double> method{0.30, 0.10, 0.52}, baseline{0.26, 0.05, 0.49};
+  CHECK(longform::mean_interval(method).sign() == 0);
+  const longform::Interval gain = longform::paired_difference(method, baseline);
+  CHECK(gain.mean == Approx(0.04));
+  CHECK(gain.sign() == 1);
+  CHECK(longform::paired_difference(baseline, method).sign() == -1);
+  CHECK(longform::mean_interval({0.4}).half_width == 0);
+  CHECK(longform::mean_interval({0.4}).sign() == 0);
+  CHECK(longform::accuracy_standard_error(0.5, 1000) == Approx(std::sqrt(0.25 / 1000)));
+  CHECK_THROWS_AS(longform::mean_interval({}), longform::config_error);
+  CHECK_THROWS_AS(longform::mean_interval({1, NAN}), longform::config_error);
+  CHECK_THROWS_WITH(longform::paired_difference({1, 2}, {1}), Catch::Contains("same seeds"));
+  CHECK_THROWS_AS(longform::accuracy_standard_error(1.5, 10), longform::config_error);
+}

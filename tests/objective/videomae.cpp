@@ -57,6 +57,8 @@ TEST_CASE("VideoMAE masks exactly round(ratio x positions) tubes per sample", "[
     const auto m0 = mae->make_mask(B, 4, 32, 32, 0);
     CHECK_FALSE(at::equal(m0.select(0, 0), m0.select(0, 1)));
     CHECK_FALSE(at::equal(m0, mae->make_mask(B, 4, 32, 32, 1)));
+    // Sample b's mask does not depend on the size of its batch.
+    CHECK(at::equal(mae->make_mask(2, 4, 32, 32, 0), m0.narrow(0, 0, 2)));
   }
   // The paper's ratio at VideoMAE's 14x14 positions: 98 of 196 per slice; 0.9: 176.
   CHECK(tube_mask(1, 8, 196, 0.5, 1).sum().item<std::int64_t>() == 8 * 98);

@@ -348,7 +348,7 @@ TEST_CASE("index-only clips carry each frame's presentation time on variable fra
   CHECK(after_change > 0);
 }
 
-// Issue 18: parameters by kind, in any order, with the paper's defaults; one type per meaning.
+// Parameters by kind, in any order, with the paper's defaults; one type per meaning.
 static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Frames<16>, Stride<8>>>);
 static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Hop<>, Stride<8>, Frames<16>>>);
 static_assert(std::is_same_v<SequentialSampler<>, SequentialSampler<Frames<16>, Stride<1>, Hop<>>>);

@@ -100,7 +100,7 @@ std::string refusal(const fs::path& path, const std::string& bytes) {
 
 TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) reads, and resumes exactly", "[train][checkpoint]") {
   for (const auto kind : {OptimizerKind::adamw, OptimizerKind::sgd}) {
-    const std::string name(to_string(kind));
+    const std::string name(enum_name(kind));
     DYNAMIC_SECTION(name) {
       const auto dir = longform::test::scratch("ckpt-python-" + name);
       at::manual_seed(1234);
@@ -221,80 +221,80 @@ TEST_CASE("Damaged, foreign, old-format and hostile checkpoints are checkpoint_e
   }
 }
 
-TEST_CASE("longform export: MoCo's X3D encoder gives PyTorchVideo's create_x3d the C++ logits within 1e-5", "[train][checkpoint][export]") {
-  const auto dir = longform::test::scratch("ckpt-export-x3d");
+namespace {
+
+// What the two export tests vary: the run `longform pretrain` makes, the encoder and naming
+// `longform export` reports, and how Python and longform check the exported file.
+struct ExportCase {
+  std::string scratch;               // folder name
+  std::string pretrain;              // `longform pretrain --synthetic` arguments besides the shared ones
+  std::int64_t frames = 4;           // clip length, pre-training and check alike (32x32 pixels)
+  std::string encoder, naming;       // what `longform export` reports
+  std::string output;                // the model output's name in io.pt
+  std::string check, check_sizes;    // check_checkpoint.py's check, and its arguments after the files
+  std::string optional_package;      // when not empty: the check may skip (77) for want of it
+  CheckpointOptions read_back;       // how longform reads the exported file back
+};
+
+// Pre-trains with the CLI and exports the encoder; then `model`, loaded from the checkpoint, gives
+// `forward(*model, input)` that the upstream model in Python must reproduce from the exported file,
+// and longform reads that file back to the checkpoint's encoder, tensor for tensor.
+template <class Model, class Forward>
+void check_export(const ExportCase& c, Model model, Forward forward) {
+  const auto dir = longform::test::scratch(c.scratch);
   const std::string cli(LONGFORM_CLI);
-  const auto pretrain = longform::test::run(cli + " pretrain --synthetic --method moco --arch x3d_xs --frames 4 --stride 2 --size 32"
-                                                  " --batch 2 --steps 2 --queue-size 8 --threads 2 --out " + dir.string());
+  const auto pretrain = longform::test::run(cli + " pretrain --synthetic " + c.pretrain + " --frames " + std::to_string(c.frames) +
+                                            " --stride 2 --size 32 --batch 2 --steps 2 --threads 2 --out " + dir.string());
   INFO(pretrain.output);
   REQUIRE(pretrain.status == 0);
   const auto ckpt = dir / "checkpoint.pt", out = dir / "encoder.pt";
   const auto exported = longform::test::run(cli + " export --weights " + ckpt.string() + " --out " + out.string());
   INFO(exported.output);
   REQUIRE(exported.status == 0);
-  CHECK_THAT(exported.output, Catch::Contains("\"encoder\":\"encoder_q\"") && Catch::Contains("\"naming\":\"pytorchvideo\""));
+  CHECK_THAT(exported.output, Catch::Contains("\"encoder\":\"" + c.encoder + "\"") &&
+                                  Catch::Contains("\"naming\":\"" + c.naming + "\""));
 
-  X3DOptions o = x3d_xs();
-  o.frames = 4;
-  o.crop_size = 32;  // output: logits, through the (untrained) classifier blocks.5.proj
-  X3D model(o);
-  REQUIRE(load_pretrained(*model, ckpt) == "checkpoint:encoder_q");
+  REQUIRE(load_pretrained(*model, ckpt) == "checkpoint:" + c.encoder);
   model->eval();
   at::manual_seed(3);
-  const auto input = at::randn({2, 3, 4, 32, 32});
-  at::Tensor logits;
+  const auto input = at::randn({2, 3, c.frames, 32, 32});
+  at::Tensor output;
   {
     torch::NoGradGuard no_grad;
-    logits = model->forward(input);
+    output = forward(*model, input);
   }
   StateDict io;
   io.insert("input", input);
-  io.insert("logits", logits);
+  io.insert(c.output, output);
   save_state_dict(io, dir / "io.pt");
-  CHECK(python_check("x3d " + out.string() + " " + (dir / "io.pt").string() + " 4 32") == 0);
-  // The file is also what longform itself reads back (the same tensors as the checkpoint's encoder).
-  const auto back = read_checkpoint(out);
-  const auto sub = read_training_submodule(ckpt, "encoder_q");
+  const int status = python_check(c.check + " " + out.string() + " " + (dir / "io.pt").string() + " " + c.check_sizes);
+  if (status == 77 && !c.optional_package.empty()) WARN(c.optional_package + " is not installed: the comparison was skipped");
+  else CHECK(status == 0);
+  const auto back = read_checkpoint(out, c.read_back);
+  const auto sub = read_training_submodule(ckpt, c.encoder);
   REQUIRE(back.size() == sub.size());
   for (const auto& item : sub) CHECK(at::equal(back[item.key()], item.value()));
 }
 
-TEST_CASE("longform export: VideoMAE's ViT encoder gives transformers' VideoMAEModel the C++ tokens within 1e-5", "[train][checkpoint][export]") {
-  const auto dir = longform::test::scratch("ckpt-export-vit");
-  const std::string cli(LONGFORM_CLI);
-  const auto pretrain = longform::test::run(cli + " pretrain --synthetic --method videomae --arch vit_tiny --frames 8 --stride 2 --size 32"
-                                                  " --batch 2 --steps 2 --mask-ratio 0.5 --threads 2 --out " + dir.string());
-  INFO(pretrain.output);
-  REQUIRE(pretrain.status == 0);
-  const auto ckpt = dir / "checkpoint.pt", out = dir / "encoder.pt";
-  const auto exported = longform::test::run(cli + " export --weights " + ckpt.string() + " --out " + out.string());
-  INFO(exported.output);
-  REQUIRE(exported.status == 0);
-  CHECK_THAT(exported.output, Catch::Contains("\"encoder\":\"encoder\"") && Catch::Contains("\"naming\":\"hf\""));
+}  // namespace
 
+TEST_CASE("longform export: MoCo's X3D encoder gives PyTorchVideo's create_x3d the C++ logits within 1e-5", "[train][checkpoint][export]") {
+  X3DOptions o = x3d_xs();
+  o.frames = 4;
+  o.crop_size = 32;  // output: logits, through the (untrained) classifier blocks.5.proj
+  // The file is also what longform itself reads back, PyTorchVideo's names being its own.
+  check_export({.scratch = "ckpt-export-x3d", .pretrain = "--method moco --arch x3d_xs --queue-size 8", .frames = 4,
+                .encoder = "encoder_q", .naming = "pytorchvideo", .output = "logits", .check = "x3d", .check_sizes = "4 32"},
+               X3D(o), [](X3DImpl& m, const at::Tensor& x) { return m.forward(x); });
+}
+
+TEST_CASE("longform export: VideoMAE's ViT encoder gives transformers' VideoMAEModel the C++ tokens within 1e-5", "[train][checkpoint][export]") {
   VideoViTOptions o = vit_tiny();
   o.frames = 8;
   o.image_size = 32;
-  VideoViT model(o);
-  REQUIRE(load_pretrained(*model, ckpt) == "checkpoint:encoder");
-  model->eval();
-  at::manual_seed(3);
-  const auto input = at::randn({2, 3, 8, 32, 32});
-  at::Tensor tokens;
-  {
-    torch::NoGradGuard no_grad;
-    tokens = model->forward_tokens(input);
-  }
-  StateDict io;
-  io.insert("input", input);
-  io.insert("tokens", tokens);
-  save_state_dict(io, dir / "io.pt");
-  const int status = python_check("videomae " + out.string() + " " + (dir / "io.pt").string() + " 8 32 8 192 4 3");
-  if (status == 77) WARN("transformers is not installed: the VideoMAE comparison was skipped");
-  else CHECK(status == 0);
-  // Hugging Face names map back to the encoder's own (KeyNaming::hugging_face), tensor for tensor.
-  const auto back = read_checkpoint(out, {.prefix = "encoder.", .naming = KeyNaming::hugging_face});
-  const auto sub = read_training_submodule(ckpt, "encoder");
-  REQUIRE(back.size() == sub.size());
-  for (const auto& item : sub) CHECK(at::equal(back[item.key()], item.value()));
+  // Hugging Face names map back to the encoder's own (KeyNaming::hugging_face).
+  check_export({.scratch = "ckpt-export-vit", .pretrain = "--method videomae --arch vit_tiny --mask-ratio 0.5", .frames = 8,
+                .encoder = "encoder", .naming = "hf", .output = "tokens", .check = "videomae", .check_sizes = "8 32 8 192 4 3",
+                .optional_package = "transformers", .read_back = {.prefix = "encoder.", .naming = KeyNaming::hugging_face}},
+               VideoViT(o), [](VideoViTImpl& m, const at::Tensor& x) { return m.forward_tokens(x); });
 }

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The Pretrainer on a synthetic long video with a real (small) objective: bit-identical resume,
-// atomic checkpoints, NaN reporting, metrics, a falling loss, options validation.
+// atomic checkpoints, NaN reporting, metrics, observers and TensorBoard event files, optimizer and
+// preparation policies, a falling loss, options validation.
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -13,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <ATen/ops/equal.h>
+#include <torch/optim/adagrad.h>
 
 #include <longform/sampler.hpp>
 #include <longform/source/synthetic_video.hpp>
@@ -21,6 +25,8 @@
 #include <longform/train/options.hpp>
 #include <longform/train/pretrainer.hpp>
 #include <longform/train/schedule.hpp>
+#include <longform/train/tensorboard.hpp>
+#include <longform/transform/normalize.hpp>
 
 #include "../support.hpp"
 #include "tiny_objective.hpp"
@@ -70,6 +76,66 @@ std::vector<std::filesystem::path> temporaries(const std::filesystem::path& dir)
 std::string bytes_of(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// TensorBoard's own reader (Python) finds in `events` the scalars of `metrics`: the observer's tags,
+// one value per step, each the metric as a float32.
+void check_tensorboard(const std::filesystem::path& events, const std::filesystem::path& metrics) {
+  const auto r = longform::test::run(std::string(LONGFORM_PYTHON) + " " LONGFORM_REFERENCE_DIR "/check_tensorboard.py " + events.string() + " " +
+                                     metrics.string() + " loss lr grad_norm clips_per_s data_wait_share decode_amplification");
+  INFO(r.output);
+  CHECK(r.status == 0);
+}
+
+// Remembers everything it hears.
+struct Recorder {
+  std::vector<std::int64_t> resumed;
+  std::vector<StepRecord> steps;
+  int finished = 0;
+  void on_resume(std::int64_t step) { resumed.push_back(step); }
+  void on_step(const StepRecord& r) { steps.push_back(r); }
+  void on_finish() { ++finished; }
+};
+
+// AdamW without weight decay on the 1-D parameters (biases): two parameter groups.
+struct NoDecayOnBiases {
+  using optimizer_concept = optimizer_tag;
+  std::unique_ptr<torch::optim::Optimizer> build(std::vector<at::Tensor> params, const PretrainerOptions& o) const {
+    std::vector<at::Tensor> decayed, kept;
+    for (auto& p : params) (p.dim() > 1 ? decayed : kept).push_back(p);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
+    groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0.0)));
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
+  }
+};
+
+// An optimizer checkpoints cannot store.
+struct AdagradPolicy {
+  using optimizer_concept = optimizer_tag;
+  std::unique_ptr<torch::optim::Optimizer> build(std::vector<at::Tensor> params, const PretrainerOptions& o) const {
+    return std::make_unique<torch::optim::Adagrad>(std::move(params), torch::optim::AdagradOptions(o.lr));
+  }
+};
+
+// A clip preparation of one's own: the top-left 16 x 16 corner. Copies (one per decode worker)
+// share the count of clips prepared.
+struct CountedCorner : transform_interface<CountedCorner> {
+  std::shared_ptr<std::atomic<std::int64_t>> prepared = std::make_shared<std::atomic<std::int64_t>>(0);
+  at::Tensor apply(const at::Tensor& x) const {
+    ++*prepared;
+    return x.narrow(-2, 0, 16).narrow(-1, 0, 16);
+  }
+};
+
+// Options for runs without files, `steps` long.
+PretrainerOptions in_memory(std::int64_t steps) {
+  auto o = tiny_options({});
+  o.out_dir.clear();
+  o.checkpoint_every = 0;
+  o.steps = steps;
+  o.warmup_steps = 1;
+  return o;
 }
 
 // Runs 20 steps uninterrupted, then 10 + (resume) 10 in a second folder; the losses must agree bit for bit.
@@ -129,8 +195,14 @@ TEST_CASE("Pretrainer: CTAD picks the policies from the arguments", "[train]") {
   const auto dir = longform::test::scratch("ctad");
   Pretrainer trainer{long_video(), sequential(), fresh_objective(), tiny_options(dir)};
   STATIC_REQUIRE(std::is_same_v<decltype(trainer), Pretrainer<Sequential, NextFrame, SyntheticVideo>>);
-  // The default source is a file list.
+  // The default source is a file list, the default optimizer the options' choice, the default
+  // preparation the paper's.
   STATIC_REQUIRE(std::is_same_v<Pretrainer<Sequential, NextFrame>, Pretrainer<Sequential, NextFrame, VideoList>>);
+  STATIC_REQUIRE(std::is_same_v<Pretrainer<Sequential, NextFrame>,
+                                Pretrainer<Sequential, NextFrame, VideoList, OptimizerFromOptions, PaperPreparation>>);
+  Pretrainer with_policies{long_video(), sequential(), fresh_objective(), tiny_options(dir), SGD{}, CountedCorner{} | Standardize{}};
+  STATIC_REQUIRE(std::is_same_v<decltype(with_policies),
+                                Pretrainer<Sequential, NextFrame, SyntheticVideo, SGD, Compose<CountedCorner, Standardize>>>);
 }
 
 TEST_CASE("Pretrainer: a run stopped at step 10 of 20 and resumed reproduces the losses bit for bit", "[train]") {
@@ -156,12 +228,18 @@ TEST_CASE("Pretrainer: resume with SGD continues the momentum buffers", "[train]
     Pretrainer first{long_video(), sequential(), fresh_objective(), options(split_dir)};
     split = first.run(7).losses;  // 7 is not a multiple of checkpoint_every: the stop itself checkpoints
   }
+  // What a process killed after its checkpoint may leave: a line of a later step, a torn line.
+  std::ofstream(split_dir / "metrics.jsonl", std::ios::app) << "{\"step\":8,\"loss\":0.5}\n{\"step\":3,\"lo";
   auto o = options(split_dir);
   o.resume = true;
   Pretrainer second{long_video(), sequential(), NextFrame({.seed = 5}), o};
   const auto rest = second.run().losses;
   split.insert(split.end(), rest.begin(), rest.end());
   REQUIRE(split == whole.losses);
+  // Both were dropped on resume: every line parses, steps 1..12 once each.
+  const auto lines = read_jsonl(split_dir / "metrics.jsonl");
+  REQUIRE(lines.size() == 12);
+  for (std::size_t i = 0; i < lines.size(); ++i) CHECK(lines[i]["step"] == static_cast<std::int64_t>(i + 1));
 }
 
 TEST_CASE("Pretrainer: metrics.jsonl has one line per step with every field", "[train]") {
@@ -270,10 +348,11 @@ TEST_CASE("longform pretrain: MoCo paused at step 2 of 4 and resumed matches the
   const std::string cli = std::string(LONGFORM_CLI) +
                           " pretrain --synthetic --method moco --sampler replay --arch x3d_xs --frames 4 --stride 2 --size 32"
                           " --batch 4 --steps 4 --queue-size 16 --capacity 8 --threads 1 --out ";
+  const std::string tensorboard = " --tensorboard " + (split / "tb").string();
   REQUIRE(longform::test::run(cli + full.string()).status == 0);
-  REQUIRE(longform::test::run(cli + split.string() + " --stop-at 2").status == 0);
+  REQUIRE(longform::test::run(cli + split.string() + " --stop-at 2" + tensorboard).status == 0);
   REQUIRE(read_jsonl(split / "metrics.jsonl").size() == 2);
-  const auto resumed = longform::test::run(cli + split.string() + " --resume");
+  const auto resumed = longform::test::run(cli + split.string() + " --resume" + tensorboard);
   INFO(resumed.output);
   REQUIRE(resumed.status == 0);
   const auto a = read_jsonl(full / "metrics.jsonl");
@@ -281,6 +360,8 @@ TEST_CASE("longform pretrain: MoCo paused at step 2 of 4 and resumed matches the
   REQUIRE(a.size() == 4);
   REQUIRE(b.size() == 4);
   for (std::size_t i = 0; i < 4; ++i) CHECK(a[i]["loss"].get<double>() == b[i]["loss"].get<double>());
+  // --tensorboard: the two processes' event files hold the steps of metrics.jsonl.
+  check_tensorboard(split / "tb", split / "metrics.jsonl");
 }
 
 TEST_CASE("Checkpoints are written atomically", "[train]") {
@@ -388,4 +469,153 @@ TEST_CASE("WarmupCosine: linear warmup to the peak then cosine towards min_lr", 
   CHECK(s(10) == Approx(0.1 + 0.9 * 0.5)); // half way
   CHECK(s(14) > 0.1);                      // the last step still learns
   CHECK(s(14) < s(13));
+}
+
+TEST_CASE("Pretrainer: observers hear the resume point, every step as metrics.jsonl has it, and the end of each run", "[train]") {
+  const auto dir = longform::test::scratch("observers");
+  auto o = tiny_options(dir);
+  o.steps = 6;
+  o.sync_every = 2;  // steps are reported in pairs, in order
+  Pretrainer trainer{long_video(), sequential(), fresh_objective(), o};
+  auto& early = trainer.observe(Recorder{});
+  const auto a = trainer.run(3);
+  auto& late = trainer.observe(Recorder{});  // added after a run: resumed at the step reached
+  const auto b = trainer.run();
+  CHECK(early.resumed == std::vector<std::int64_t>{0});
+  CHECK(late.resumed == std::vector<std::int64_t>{3});
+  CHECK(early.finished == 2);
+  CHECK(late.finished == 1);
+  REQUIRE(early.steps.size() == 6);
+  REQUIRE(late.steps.size() == 3);
+  std::vector<double> losses = a.losses;
+  losses.insert(losses.end(), b.losses.begin(), b.losses.end());
+  const auto lines = read_jsonl(dir / "metrics.jsonl");
+  REQUIRE(lines.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) {
+    const StepRecord& r = early.steps[i];
+    INFO("step " << i + 1);
+    CHECK(r.step == static_cast<std::int64_t>(i + 1));
+    CHECK(r.loss == losses[i]);
+    CHECK(r.lr == WarmupCosine::of(o)(r.step));
+    CHECK(lines[i]["step"] == r.step);
+    CHECK(lines[i]["loss"].get<double>() == r.loss);
+    CHECK(lines[i]["lr"].get<double>() == r.lr);
+    CHECK(lines[i]["grad_norm"].get<double>() == r.grad_norm);
+    CHECK(lines[i]["clips_per_s"].get<double>() == r.clips_per_s);
+    CHECK(lines[i]["step_s"].get<double>() == r.step_s);
+    CHECK(lines[i]["data_wait_share"].get<double>() == r.data_wait_share);
+    CHECK(lines[i]["decode_amplification"].get<double>() == r.decode_amplification);
+    CHECK(lines[i]["elapsed_s"].get<double>() == r.elapsed_s);
+    CHECK(r.grad_norm > 0);
+    if (i >= 3) CHECK(late.steps[i - 3].loss == r.loss);
+  }
+  // A failed run ends too: its observers hear on_finish, and nothing of the bad step.
+  const auto nan_dir = longform::test::scratch("observers-nan");
+  Pretrainer failing{long_video(), sequential(), fresh_objective({.poison_at = 2}), tiny_options(nan_dir)};
+  auto& heard = failing.observe(Recorder{});
+  CHECK_THROWS_AS(failing.run(), nonfinite_error);
+  CHECK(heard.steps.size() == 1);
+  CHECK(heard.finished == 1);
+}
+
+TEST_CASE("TensorBoard: TensorBoard's reader finds metrics.jsonl's scalars, also after a crash and a resume", "[train][tensorboard]") {
+  const auto dir = longform::test::scratch("tensorboard");
+  const auto events = dir / "tb";
+  auto o = tiny_options(dir);  // a checkpoint every 5 steps
+  o.steps = 10;
+  {
+    // Steps 1-6 reported, then a NaN at step 7: the checkpoint is step 5's.
+    Pretrainer crashing{long_video(), sequential(), fresh_objective({.poison_at = 7}), o};
+    crashing.observe(TensorBoard(events));
+    CHECK_THROWS_AS(crashing.run(), nonfinite_error);
+  }
+  // Resumed after step 5: step 6 is trained (and reported) again, into a second event file.
+  o.resume = true;
+  Pretrainer resumed{long_video(), sequential(), NextFrame({.seed = 5}), o};
+  const auto& board = resumed.observe(TensorBoard(events));
+  CHECK(resumed.run().first_step == 5);
+  CHECK(board.path().parent_path() == events);
+  CHECK(board.path().filename().string().starts_with("events.out.tfevents."));
+  REQUIRE(read_jsonl(dir / "metrics.jsonl").size() == 10);
+  check_tensorboard(events, dir / "metrics.jsonl");
+}
+
+TEST_CASE("Pretrainer: optimizer policies: AdamW and SGD as types, the options' choice by default, one's own", "[train]") {
+  STATIC_REQUIRE(OptimizerPolicy<AdamW>);
+  STATIC_REQUIRE(OptimizerPolicy<SGD>);
+  STATIC_REQUIRE(OptimizerPolicy<NoDecayOnBiases>);
+  STATIC_REQUIRE_FALSE(OptimizerPolicy<torch::optim::AdamW>);  // LibTorch's class is what a policy builds
+  auto sgd_options = in_memory(4);
+  sgd_options.optimizer = OptimizerKind::sgd;
+  sgd_options.lr = 0.05;
+  auto sgd_type_options = sgd_options;
+  sgd_type_options.optimizer = OptimizerKind::adamw;  // read by the default policy only
+
+  Pretrainer by_options{long_video(), sequential(), fresh_objective(), sgd_options};
+  Pretrainer by_type{long_video(), sequential(), fresh_objective(), sgd_type_options, SGD{}};
+  CHECK(by_type.run().losses == by_options.run().losses);
+  const auto* sgd = dynamic_cast<torch::optim::SGD*>(&by_type.optimizer());
+  REQUIRE(sgd != nullptr);
+  CHECK(static_cast<const torch::optim::SGDOptions&>(sgd->param_groups()[0].options()).momentum() == sgd_options.momentum);
+
+  Pretrainer adamw_default{long_video(), sequential(), fresh_objective(), in_memory(4)};
+  Pretrainer adamw_type{long_video(), sequential(), fresh_objective(), in_memory(4), AdamW{}};
+  CHECK(adamw_type.run().losses == adamw_default.run().losses);
+  CHECK(dynamic_cast<torch::optim::AdamW*>(&adamw_type.optimizer()) != nullptr);
+
+  SECTION("one's own: two parameter groups, checkpointed and resumed exactly") {
+    const auto full_dir = longform::test::scratch("optimizer-own-full");
+    const auto split_dir = longform::test::scratch("optimizer-own-split");
+    auto options = [](const std::filesystem::path& d) {
+      auto o = tiny_options(d);
+      o.steps = 6;
+      o.weight_decay = 0.5;
+      return o;
+    };
+    Pretrainer full{long_video(), sequential(), fresh_objective(), options(full_dir), NoDecayOnBiases{}};
+    const auto whole = full.run().losses;
+    const auto& groups = full.optimizer().param_groups();
+    REQUIRE(groups.size() == 2);
+    CHECK(static_cast<const torch::optim::AdamWOptions&>(groups[1].options()).weight_decay() == 0.0);
+    std::vector<double> split;
+    {
+      Pretrainer first{long_video(), sequential(), fresh_objective(), options(split_dir), NoDecayOnBiases{}};
+      split = first.run(3).losses;
+    }
+    auto o = options(split_dir);
+    o.resume = true;
+    Pretrainer second{long_video(), sequential(), NextFrame({.seed = 5}), o, NoDecayOnBiases{}};
+    const auto rest = second.run().losses;
+    split.insert(split.end(), rest.begin(), rest.end());
+    CHECK(split == whole);
+  }
+
+  SECTION("an optimizer checkpoints cannot store is refused before the first step when out_dir is set") {
+    const auto d = longform::test::scratch("optimizer-adagrad");
+    Pretrainer refused{long_video(), sequential(), fresh_objective(), tiny_options(d), AdagradPolicy{}};
+    CHECK_THROWS_WITH(refused.run(), Catch::Contains("checkpoints cannot store"));
+    CHECK(refused.step() == 0);
+    Pretrainer without_files{long_video(), sequential(), fresh_objective(), in_memory(2), AdagradPolicy{}};
+    CHECK(without_files.run().losses.size() == 2);
+  }
+}
+
+TEST_CASE("Pretrainer: the clip preparation is a policy: the paper's chain by default, any deterministic transform instead", "[train]") {
+  const auto o = in_memory(3);
+  Pretrainer paper{long_video(), sequential(), fresh_objective(), o};
+  Pretrainer spelled{long_video(), sequential(), fresh_objective(), o, OptimizerFromOptions{},
+                     ShortSideScale{.size = o.size} | CenterCrop(o.size) | Standardize{}};
+  STATIC_REQUIRE(std::is_same_v<decltype(spelled), decltype(paper)>);
+  const auto paper_losses = paper.run().losses;
+  CHECK(spelled.run().losses == paper_losses);
+
+  // One's own: the top-left corner, X3D's per-channel normalisation; run by the decode workers.
+  auto o2 = o;
+  o2.decode_workers = 2;
+  CountedCorner corner;
+  Pretrainer own{long_video(), sequential(), fresh_objective(), o2, OptimizerFromOptions{}, corner | Normalize{}};
+  const auto losses = own.run().losses;
+  REQUIRE(losses.size() == 3);
+  CHECK(*corner.prepared >= 3 * o.batch);  // every clip trained on (and those read ahead)
+  CHECK(losses != paper_losses);
 }

@@ -13,6 +13,7 @@
 
 #include <longform/backbone/detail/linear.hpp>
 #include <longform/backbone/vit.hpp>
+#include <longform/core/reflect.hpp>
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -85,3 +86,5 @@ class VideoMAEDecoderImpl : public torch::nn::Cloneable<VideoMAEDecoderImpl> {
 TORCH_MODULE(VideoMAEDecoder);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::VideoMAEDecoderOptions, embed_dim, depth, num_heads, mlp_ratio, num_outputs, norm_eps);

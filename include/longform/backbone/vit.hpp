@@ -21,6 +21,7 @@
 
 #include <longform/backbone/concepts.hpp>
 #include <longform/backbone/detail/linear.hpp>
+#include <longform/core/reflect.hpp>
 
 #include <ATen/ops/cat.h>
 #include <ATen/ops/gelu.h>
@@ -358,3 +359,8 @@ static_assert(Backbone<ViTB>);
 static_assert(std::same_as<backbone_impl_t<ViTB>, VideoViTImpl>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ViTBlockOptions, dim, num_heads, mlp_ratio, norm_eps);
+
+LONGFORM_REFLECT(longform::VideoViTOptions, embed_dim, depth, num_heads, mlp_ratio, patch_size, tubelet_size, frames, image_size,
+                 in_channels, num_classes, use_mean_pooling, norm_eps);

@@ -32,12 +32,14 @@
 
 #include <longform/backbone/detail/pickle.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 
 #include <ATen/ops/cat.h>
 #include <torch/nn/module.h>
 #include <torch/ordered_dict.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -55,6 +57,7 @@ enum class KeyNaming {
   native,        ///< as the modules here and upstream (PyTorchVideo, MCG-NJU VideoMAE) name them
   hugging_face,  ///< Hugging Face `transformers` `VideoMAE*` names, renamed on load (table in the file comment)
 };
+LONGFORM_REFLECT_ENUM(KeyNaming, native, hugging_face)
 
 /// How to find the state dict inside a checkpoint file.
 struct CheckpointOptions {
@@ -120,11 +123,6 @@ inline void collect_state(const torch::nn::Module& m, const std::string& prefix,
   for (const auto& c : m.named_children()) collect_state(*c.value(), prefix + c.key() + ".", out);
 }
 
-inline void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
-    s.replace(pos, from.size(), to);
-}
-
 inline std::string shape_string(c10::IntArrayRef sizes) {
   std::string s = "[";
   for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
@@ -141,45 +139,86 @@ inline StateDict state_dict(const torch::nn::Module& module) {
   return out;
 }
 
+namespace detail {
+
+/// The renames of the file comment's table as `{Hugging Face, MCG-NJU}` dotted paths, matched on
+/// whole components of a key: `hugging_face_to_videomae` reads the table left to right and
+/// `videomae_to_hugging_face` right to left. At each component the first matching row wins, so
+/// a row must come before any shorter one that would match the same place.
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 16> videomae_renames{{
+    {"fc_norm", "encoder.fc_norm"},  // a classifier's head sits outside `videomae.` in Hugging Face
+    {"classifier", "encoder.head"},
+    {"videomae", "encoder"},
+    {"embeddings.patch_embeddings.projection", "patch_embed.proj"},
+    {"encoder.layer", "blocks"},
+    {"decoder.decoder_layers", "decoder.blocks"},
+    {"layernorm", "norm"},
+    {"layernorm_before", "norm1"},
+    {"layernorm_after", "norm2"},
+    {"attention.output.dense", "attn.proj"},
+    {"intermediate.dense", "mlp.fc1"},
+    {"output.dense", "mlp.fc2"},
+    {"attention.attention.query.bias", "attn.q_bias"},
+    {"attention.attention.value.bias", "attn.v_bias"},
+    // Older transformers releases; read only, since the two rows above come first when writing.
+    {"attention.attention.q_bias", "attn.q_bias"},
+    {"attention.attention.v_bias", "attn.v_bias"},
+}};
+
+/// MCG-NJU fuses the query, key and value projections into one weight (rows `[q; k; v]`);
+/// Hugging Face keeps three.
+inline constexpr std::string_view fused_qkv_weight = "attn.qkv.weight";
+inline constexpr std::array<std::string_view, 3> split_qkv_weights{
+    "attention.attention.query.weight", "attention.attention.key.weight", "attention.attention.value.weight"};
+
+/// `key` renamed by `videomae_renames`, Hugging Face to MCG-NJU (`to_mcg`) or back.
+inline std::string rename_videomae_key(std::string_view key, bool to_mcg) {
+  std::string out;
+  while (!key.empty()) {
+    std::size_t used = 0;
+    for (const auto& [hf, mcg] : videomae_renames) {
+      const std::string_view from = to_mcg ? hf : mcg;
+      if (key.starts_with(from) && (key.size() == from.size() || key[from.size()] == '.')) {
+        out += to_mcg ? mcg : hf;
+        used = from.size();
+        break;
+      }
+    }
+    if (used == 0) {  // no row names this component: keep it
+      used = std::min(key.find('.'), key.size());
+      out += key.substr(0, used);
+    }
+    key.remove_prefix(used);
+    if (!key.empty()) {  // the '.' before the next component
+      out += '.';
+      key.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
 /// Renames a Hugging Face `VideoMAE*` state dict to MCG-NJU VideoMAE names (table in the file comment).
+/// Keys the table does not know keep their names, so a strict load reports them.
 inline StateDict hugging_face_to_videomae(const StateDict& hf) {
   StateDict out;
-  std::map<std::string, std::map<std::string, at::Tensor>> qkv;  // block prefix -> {query, key, value}
+  std::map<std::string, std::array<at::Tensor, 3>> qkv;  // block prefix -> {query, key, value} weights
   for (const auto& item : hf) {
     std::string k = item.key();
     if (k.starts_with("embeddings.") || k.starts_with("encoder.layer.") || k.starts_with("layernorm.")) k = "videomae." + k;
-    using detail::replace_all;
-    replace_all(k, "videomae.embeddings.patch_embeddings.projection", "encoder.patch_embed.proj");
-    replace_all(k, "videomae.encoder.layer.", "encoder.blocks.");
-    replace_all(k, "decoder.decoder_layers.", "decoder.blocks.");
-    replace_all(k, "videomae.layernorm", "encoder.norm");
-    if (k.starts_with("fc_norm.")) k = "encoder." + k;
-    if (k.starts_with("classifier.")) k = "encoder.head." + k.substr(11);
-    replace_all(k, "layernorm_before", "norm1");
-    replace_all(k, "layernorm_after", "norm2");
-    replace_all(k, "attention.output.dense", "attn.proj");
-    replace_all(k, "intermediate.dense", "mlp.fc1");
-    replace_all(k, "output.dense", "mlp.fc2");
-    replace_all(k, "attention.attention.q_bias", "attn.q_bias");  // older transformers releases
-    replace_all(k, "attention.attention.v_bias", "attn.v_bias");
-    if (auto pos = k.find("attention.attention."); pos != std::string::npos) {
-      const std::string block = k.substr(0, pos);
-      const std::string leaf = k.substr(pos + 20);  // "query.weight", "value.bias", ...
-      if (leaf == "query.bias") {
-        out.insert(block + "attn.q_bias", item.value());
-      } else if (leaf == "value.bias") {
-        out.insert(block + "attn.v_bias", item.value());
-      } else if (leaf.ends_with(".weight")) {
-        // MCG-NJU keeps one fused qkv projection: rows [q; k; v].
-        auto& parts = qkv[block];
-        parts[leaf.substr(0, leaf.size() - 7)] = item.value();
-        if (parts.size() == 3) out.insert(block + "attn.qkv.weight", at::cat({parts["query"], parts["key"], parts["value"]}));
-      } else {
-        out.insert(k, item.value());  // unknown: keep it, so the strict check reports it
-      }
+    k = detail::rename_videomae_key(k, /*to_mcg=*/true);
+    const auto& split = detail::split_qkv_weights;
+    const auto part = std::find_if(split.begin(), split.end(), [&k](std::string_view s) { return k.ends_with(s); });
+    if (part == split.end()) {
+      out.insert(k, item.value());
       continue;
     }
-    out.insert(k, item.value());
+    const std::string block = k.substr(0, k.size() - part->size());
+    auto& parts = qkv[block];
+    parts[static_cast<std::size_t>(part - split.begin())] = item.value();
+    if (parts[0].defined() && parts[1].defined() && parts[2].defined())
+      out.insert(block + std::string(detail::fused_qkv_weight), at::cat({parts[0], parts[1], parts[2]}));
   }
   return out;
 }
@@ -189,41 +228,19 @@ inline StateDict hugging_face_to_videomae(const StateDict& hf) {
 /// `layernorm.*`, the fused `qkv` split into `query`/`key`/`value`), each under `prefix` (`""` for
 /// `VideoMAEModel`, `"videomae."` for `VideoMAEForVideoClassification`); a fine-tuning layout's
 /// `fc_norm.*` and `head.*` become `fc_norm.*` and `classifier.*`. The inverse of
-/// `hugging_face_to_videomae` (after its `encoder.` prefix).
+/// `hugging_face_to_videomae` (after its `encoder.` prefix), from the same table.
 inline StateDict videomae_to_hugging_face(const StateDict& vit, const std::string& prefix = "") {
   StateDict out;
   for (const auto& item : vit) {
-    std::string k = item.key();
-    if (k.starts_with("fc_norm.")) {
+    std::string k = detail::rename_videomae_key("encoder." + item.key(), /*to_mcg=*/false);
+    if (k.starts_with("videomae.")) k = prefix + k.substr(9);
+    if (!k.ends_with(detail::fused_qkv_weight)) {
       out.insert(k, item.value());
       continue;
     }
-    if (k.starts_with("head.")) {
-      out.insert("classifier." + k.substr(5), item.value());
-      continue;
-    }
-    using detail::replace_all;
-    replace_all(k, "patch_embed.proj", "embeddings.patch_embeddings.projection");
-    if (k.starts_with("blocks.")) k = "encoder.layer." + k.substr(7);
-    if (k.starts_with("norm.")) k = "layernorm." + k.substr(5);
-    replace_all(k, ".norm1.", ".layernorm_before.");
-    replace_all(k, ".norm2.", ".layernorm_after.");
-    replace_all(k, ".attn.proj.", ".attention.output.dense.");
-    replace_all(k, ".mlp.fc1.", ".intermediate.dense.");
-    replace_all(k, ".mlp.fc2.", ".output.dense.");
-    if (k.ends_with(".attn.q_bias")) {
-      out.insert(prefix + k.substr(0, k.size() - 11) + "attention.attention.query.bias", item.value());
-    } else if (k.ends_with(".attn.v_bias")) {
-      out.insert(prefix + k.substr(0, k.size() - 11) + "attention.attention.value.bias", item.value());
-    } else if (k.ends_with(".attn.qkv.weight")) {
-      const std::string block = prefix + k.substr(0, k.size() - 15) + "attention.attention.";
-      const auto parts = item.value().chunk(3, 0);  // rows [q; k; v]
-      out.insert(block + "query.weight", parts[0]);
-      out.insert(block + "key.weight", parts[1]);
-      out.insert(block + "value.weight", parts[2]);
-    } else {
-      out.insert(prefix + k, item.value());
-    }
+    const std::string block = k.substr(0, k.size() - detail::fused_qkv_weight.size());
+    const auto parts = item.value().chunk(3, 0);  // rows [q; k; v]
+    for (std::size_t i = 0; i < 3; ++i) out.insert(block + std::string(detail::split_qkv_weights[i]), parts[i]);
   }
   return out;
 }
@@ -334,3 +351,5 @@ inline void save_state_dict(const torch::nn::Module& module, const std::filesyst
 }
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::CheckpointOptions, entry, prefix, naming);

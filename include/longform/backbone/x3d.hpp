@@ -22,6 +22,7 @@
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
+#include <longform/core/reflect.hpp>
 
 #include <ATen/ops/avg_pool3d.h>
 #include <ATen/ops/silu.h>
@@ -56,6 +57,7 @@ enum class X3DOutput {
   logits,    ///< `[N, num_classes]`: the classifier, as PyTorchVideo's model (no softmax)
   features,  ///< `[N, head_dim_out]`: the pooled 2048-d embedding before dropout and classifier
 };
+LONGFORM_REFLECT_ENUM(X3DOutput, logits, features)
 
 /// Hyper-parameters of `create_x3d`, defaulting to X3D-M. Use `x3d_xs()` ... `x3d_l()` for the hub models.
 struct X3DOptions {
@@ -549,3 +551,6 @@ static_assert(Backbone<X3DM>);
 static_assert(std::same_as<backbone_impl_t<X3DM>, X3DImpl>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::X3DOptions, num_classes, frames, crop_size, output, width_factor, depth_factor, bottleneck_factor,
+                 se_ratio, stem_dim_in, head_dim_out, dropout, bn_eps, bn_momentum);

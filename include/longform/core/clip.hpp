@@ -19,6 +19,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <longform/core/reflect.hpp>
+
 namespace longform {
 
 /// A sampler's resume point: `kind` names the sampler type, `values` is its whole state. Small,
@@ -47,3 +49,5 @@ struct ClipBatch {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SamplerState, kind, values);

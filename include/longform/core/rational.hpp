@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include <longform/core/reflect.hpp>
+
 namespace longform {
 
 /// An exact ratio `num / den`; frame rates and time bases stay exact until converted.
@@ -20,3 +22,5 @@ struct Rational {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::Rational, num, den);

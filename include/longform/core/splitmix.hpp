@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace longform {
 
@@ -55,6 +56,15 @@ constexpr std::uint64_t uniform_below(SplitMix64& g, std::uint64_t n) noexcept {
 template <class Container>
 constexpr void shuffle(Container& v, SplitMix64& g) {
   for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<std::size_t>(uniform_below(g, i))]);
+}
+
+/// `0, 1, …, n−1` in an order drawn by `g` (`shuffle` of the identity), as `Index` values.
+template <class Index>
+std::vector<Index> shuffled_indices(std::size_t n, SplitMix64& g) {
+  std::vector<Index> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<Index>(i);
+  shuffle(v, g);
+  return v;
 }
 
 }  // namespace detail

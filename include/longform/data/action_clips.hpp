@@ -26,6 +26,7 @@
 #include <ATen/ops/stack.h>
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/data/action_split.hpp>
 #include <longform/io/video_reader.hpp>
@@ -174,3 +175,5 @@ class ActionClips {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ActionClipOptions, frames, stride, size, clips, crops, flip, threads);

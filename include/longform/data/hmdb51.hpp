@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <longform/core/reflect.hpp>
 #include <longform/data/action_split.hpp>
 #include <longform/data/ucf101.hpp>
 
@@ -64,3 +65,5 @@ struct Hmdb51Options {
 }
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::Hmdb51Options, lists, check_files);

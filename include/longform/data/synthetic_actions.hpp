@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/io/video_writer.hpp>
 #include <longform/source/synthetic_motion.hpp>
@@ -153,3 +154,5 @@ class SyntheticActions {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SyntheticActionsOptions, seed, width, height, frames, fps, groups, clips_per_group);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include <longform/core/reflect.hpp>
 #include <longform/data/action_split.hpp>
 
 namespace longform {
@@ -107,3 +108,5 @@ inline std::filesystem::path lists_folder(const std::filesystem::path& root, con
 }
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::Ucf101Options, lists, check_files);

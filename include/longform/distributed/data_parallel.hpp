@@ -32,6 +32,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/nn/module.h>
 
+#include <longform/core/reflect.hpp>
 #include <longform/distributed/process_group.hpp>
 
 namespace longform {
@@ -185,3 +186,5 @@ class GradientReducer {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ReducerOptions, bucket_mib);

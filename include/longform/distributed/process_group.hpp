@@ -51,6 +51,7 @@
 #endif
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/distributed/env.hpp>
 
 namespace longform {
@@ -232,3 +233,5 @@ class ProcessGroup {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ProcessGroupOptions, timeout, device);

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <numbers>
 #include <string>
 #include <utility>
@@ -27,6 +28,7 @@
 #include <torch/optim/adamw.h>
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/data/action_clips.hpp>
 #include <longform/eval/features.hpp>
@@ -65,10 +67,12 @@ class ActionClassifierImpl : public torch::nn::Module {
 
 /// Fine-tunes `encoder` with a new classifier on `train` and returns the logits `[N, V, C]` of the
 /// V views of the N videos of `test`. `feature_dim` is the width of `encoder->forward`.
+/// `on_epoch(epoch, mean_loss)`, when given, hears each epoch's mean training loss (epochs from 1).
 /// @throws config_error for bad options; the clips' decode errors.
 template <class Encoder>
 [[nodiscard]] at::Tensor finetune(Encoder encoder, std::int64_t feature_dim, const ActionClips& train, const ActionClips& test,
-                                  std::int64_t num_classes, const FinetuneOptions& options = {}) {
+                                  std::int64_t num_classes, const FinetuneOptions& options = {},
+                                  const std::function<void(std::int64_t, double)>& on_epoch = {}) {
   if (options.epochs <= 0 || options.batch <= 0 || !(options.lr > 0) || train.size() == 0) {
     throw config_error("finetune: epochs, batch, lr and the training set must be positive");
   }
@@ -88,6 +92,7 @@ template <class Encoder>
   std::int64_t step = 0;
   for (std::int64_t e = 0; e < options.epochs; ++e) {
     detail::shuffle(order, rng);
+    double epoch_loss = 0;
     for (std::int64_t s = 0; s < n; s += options.batch) {
       std::vector<at::Tensor> clips;
       std::vector<std::int64_t> labels;
@@ -104,13 +109,18 @@ template <class Encoder>
       loss.backward();
       optimizer.step();
       ++step;
+      const double loss_value = loss.item<double>();
+      epoch_loss += loss_value * static_cast<double>(labels.size());
       char detail[64];
-      std::snprintf(detail, sizeof detail, "fine-tune epoch %lld  loss %.4f", static_cast<long long>(e + 1), loss.item<double>());
+      std::snprintf(detail, sizeof detail, "fine-tune epoch %lld  loss %.4f", static_cast<long long>(e + 1), loss_value);
       bar.update(step, detail);
     }
+    if (on_epoch) on_epoch(e + 1, epoch_loss / static_cast<double>(n));
   }
   bar.finish();
   return view_features(model, test, device, options.eval_batch, "testing", options.progress);
 }
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::FinetuneOptions, epochs, batch, lr, weight_decay, dropout, device, seed, eval_batch, progress);

@@ -19,6 +19,7 @@
 #include <ATen/ops/zeros.h>
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 
 namespace longform {
 
@@ -59,3 +60,5 @@ struct KnnOptions {
 }
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::KnnOptions, k, temperature, chunk);

@@ -25,6 +25,7 @@
 #include <torch/optim/adamw.h>
 
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 
 namespace longform {
@@ -102,3 +103,5 @@ class LinearProbe {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::LinearProbeOptions, epochs, batch, lr, weight_decay, seed);

@@ -64,6 +64,7 @@
 
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/io/detail/ffmpeg.hpp>
 #include <longform/io/detail/frame_planes.hpp>
 #include <longform/io/detail/nvdec.hpp>
@@ -886,3 +887,5 @@ class VideoReader {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ReaderOptions, threads, width, height, short_side, autorotate, sws_flags, max_pixels, device);

@@ -13,6 +13,7 @@
 
 #include <longform/core/error.hpp>
 #include <longform/core/rational.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/io/detail/ffmpeg.hpp>
 
 namespace longform {
@@ -169,3 +170,5 @@ class VideoWriter {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::WriterOptions, width, height, fps, codec, gop, max_b_frames, crf, threads);

@@ -19,8 +19,11 @@
 #pragma once
 
 #include <concepts>
+#include <functional>
+#include <utility>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <longform/core/clip.hpp>
@@ -51,6 +54,20 @@ concept SslObjective = detail::has_objective_tag<O> &&
                          o.after_step();
                          { o.module() } -> std::same_as<torch::nn::Module&>;
                        };
+
+/// An objective that draws its randomness (augmentations, masks) from its own generator and shows
+/// it, so checkpoints save and restore it: `at::Generator generator()` (a handle; copies share state).
+template <class O>
+concept ObjectiveWithGenerator = SslObjective<O> && requires(O& o) {
+  { o.generator() } -> std::convertible_to<at::Generator>;
+};
+
+/// An objective that shares samples across the ranks of a data-parallel job: `set_key_gather(f)`
+/// with `f(t)` = every rank's `t` concatenated along dim 0 (MoCo's queue keys).
+template <class O>
+concept ObjectiveWithKeyGather = SslObjective<O> && requires(O& o, std::function<at::Tensor(const at::Tensor&)> f) {
+  o.set_key_gather(std::move(f));
+};
 
 namespace detail {
 /// Compile-time diagnosis for the slots that take an objective: names what is missing in words.

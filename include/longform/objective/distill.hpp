@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// `Distill<Teacher, Student>`: label-free knowledge distillation as an `SslObjective`
-/// (methods.md §5): a frozen teacher, loaded from a checkpoint, supervises a student trained
-/// from scratch on the same clips.
+/// `Distill<Teacher, Student>`: label-free knowledge distillation as an `SslObjective`: a frozen
+/// teacher, loaded from a checkpoint, supervises a student trained from scratch on the same clips.
 ///
 /// Available here: `DistillOptions`, `distillation_kl`, `feature_cosine`, `DistillImpl`, the
 /// holder `Distill<Teacher, Student>`.
@@ -26,7 +25,9 @@
 #include <longform/backbone/x3d.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/objective/concepts.hpp>
+#include <longform/objective/detail/holder.hpp>
 
 #include <ATen/ops/cosine_similarity.h>
 #include <ATen/ops/log_softmax.h>
@@ -144,6 +145,9 @@ class DistillImpl : public torch::nn::Module {
   /// The student's parameters (never the teacher's).
   std::vector<at::Tensor> trainable_parameters() const { return student->parameters(); }
 
+  /// Nothing to do after a step: the teacher is fixed.
+  void after_step() {}
+
   /// The options the objective was built with.
   [[nodiscard]] const DistillOptions& options() const noexcept { return options_; }
 
@@ -155,27 +159,17 @@ class DistillImpl : public torch::nn::Module {
 };
 
 /// `Distill<Teacher, Student>`: the objective (an `SslObjective`), a holder of
-/// `DistillImpl<Teacher, Student>` (hand-written: style pitfall 1).
+/// `DistillImpl<Teacher, Student>`; its parameters are the student's.
 ///
 ///   longform::Distill<longform::X3D> kd(longform::DistillOptions{.teacher = "X3D_M.pyth"});
 template <Backbone Teacher = X3D, Backbone Student = Teacher>
-class Distill : public torch::nn::ModuleHolder<DistillImpl<Teacher, Student>> {
+class Distill : public detail::ObjectiveHolder<DistillImpl<Teacher, Student>> {
  public:
-  using torch::nn::ModuleHolder<DistillImpl<Teacher, Student>>::ModuleHolder;
-  using Impl = DistillImpl<Teacher, Student>;
-  /// Opts in to `longform::SslObjective`.
-  using objective_concept = objective_tag;
-
-  /// See `DistillImpl::loss`.
-  at::Tensor loss(const ClipBatch& batch) { return this->get()->loss(batch); }
-  /// The student's parameters.
-  std::vector<at::Tensor> parameters() { return this->get()->trainable_parameters(); }
-  /// Nothing to do after a step: the teacher is fixed.
-  void after_step() {}
-  /// The root module to checkpoint and move.
-  torch::nn::Module& module() { return *this->get(); }
+  using detail::ObjectiveHolder<DistillImpl<Teacher, Student>>::ObjectiveHolder;
 };
 
 static_assert(SslObjective<Distill<X3D>>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::DistillOptions, temperature, feature_weight, teacher);

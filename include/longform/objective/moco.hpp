@@ -7,7 +7,7 @@
 /// setting, initialisable from a Kinetics-400 checkpoint with `MoCoOptions::init`). The encoder
 /// is a template argument: `MoCo<X3DM>` (= `MoCo<X3D>`), `MoCo<X3DS>`, `MoCo<ViTS>`, ...
 ///
-/// One step (methods.md §4.1, §4.3):
+/// One step:
 ///   1. two views of every clip of the batch: the same clip, augmented twice independently
 ///      (random resized crop, clip-consistent colour jitter, grey, horizontal flip);
 ///   2. queries `q = normalize(head_q(encoder_q(view1)))`, with gradient;
@@ -20,9 +20,10 @@
 ///
 /// Shuffle-BN on one device. BatchNorm sees every sample of its batch; if a query and its key were
 /// normalised with statistics of the same samples, the pair could be matched through those
-/// statistics instead of content (MoCo §3.3). As MoCo's single-GPU demo (`SplitBatchNorm`
-/// + `_batch_shuffle_single_gpu`) does, both encoders here run the batch in `bn_splits` groups
-/// (so each BatchNorm normalises over one group, like one GPU of a multi-GPU run), and the key
+/// statistics instead of content (the MoCo paper's reason for shuffling BN). As MoCo's
+/// single-GPU demo (`SplitBatchNorm` + `_batch_shuffle_single_gpu`) does, both encoders here run
+/// the batch in `bn_splits` groups (so each BatchNorm normalises over one group, like one GPU of a
+/// multi-GPU run), and the key
 /// batch is randomly permuted before it is split and un-permuted after, so a key is normalised
 /// with other samples than its query. `bn_splits = 1` disables it. Mind the group size: with a
 /// few clips per group the statistics differ more between groups than small clips differ from
@@ -38,7 +39,8 @@
 ///
 /// Determinism. The augmentations, the shuffle permutation and the initial queue come from
 /// `seed` and the step counter (a buffer, so checkpoints carry it): a resumed run draws the same
-/// views as an uninterrupted one, on every platform.
+/// views as an uninterrupted one, on every platform. Each step's seeds are `detail::mix_seed(seed,
+/// stream, step)`: stream 0 the shuffle-BN permutation, streams 1, 2, ... the views' augmentations.
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
@@ -47,8 +49,10 @@
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
 #include <longform/core/host_scalar.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/objective/concepts.hpp>
+#include <longform/objective/detail/holder.hpp>
 #include <longform/transform/color_jitter.hpp>
 #include <longform/transform/flip.hpp>
 #include <longform/transform/grayscale.hpp>
@@ -76,7 +80,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -152,28 +155,12 @@ E default_encoder() {
   }
 }
 
-/// `dynamic_pointer_cast` of `m.clone()` to `Impl`: a deep copy (pitfall 3: copying a holder shares weights).
+/// `dynamic_pointer_cast` of `m.clone()` to `Impl`: a deep copy (a copy of a module holder would share the weights).
 template <class Impl>
 std::shared_ptr<Impl> deep_copy(const torch::nn::Module& m) {
   auto copy = std::dynamic_pointer_cast<Impl>(m.clone());
   TORCH_CHECK(copy, "longform: clone() of a module did not return its own type");
   return copy;
-}
-
-/// A seed for draw `i` of step `step` (decorrelated by SplitMix64's output function).
-inline std::uint64_t step_seed(std::uint64_t seed, std::int64_t step, std::uint64_t i) {
-  SplitMix64 g(seed ^ (static_cast<std::uint64_t>(step) * 0xd1b54a32d192ed03ULL) ^ (i * 0x9e3779b97f4a7c15ULL));
-  g();
-  return g();
-}
-
-/// A random permutation of `0..n-1` (Fisher–Yates on SplitMix64), as an int64 CPU tensor.
-inline at::Tensor permutation(std::int64_t n, std::uint64_t seed) {
-  std::vector<std::int64_t> p(static_cast<std::size_t>(n));
-  std::iota(p.begin(), p.end(), std::int64_t{0});
-  SplitMix64 g(seed);
-  for (std::size_t i = p.size(); i > 1; --i) std::swap(p[i - 1], p[g() % i]);
-  return at::tensor(p, at::kLong);
 }
 
 /// `Linear(in, hidden) → ReLU → Linear(hidden, out)`: MoCo v2's projection head.
@@ -237,7 +224,9 @@ class MoCoImpl : public torch::nn::Module {
     at::Tensor k;
     {
       at::NoGradGuard no_grad;
-      const auto perm = detail::permutation(x.size(0), detail::step_seed(options_.seed, s, 0xb5)).to(x.device());
+      SplitMix64 g(detail::mix_seed(options_.seed, 0, static_cast<std::uint64_t>(s)));  // stream 0: the shuffle
+      const auto order = detail::shuffled_indices<std::int64_t>(static_cast<std::size_t>(x.size(0)), g);
+      const auto perm = at::tensor(order, at::kLong).to(x.device());
       const auto inverse = at::empty_like(perm).index_put_({perm}, at::arange(x.size(0), perm.options()));
       k = normalize(head_k->forward(split_forward(*encoder_k, v2.index_select(0, perm)))).index_select(0, inverse);
     }
@@ -295,14 +284,15 @@ class MoCoImpl : public torch::nn::Module {
     std::vector<at::Tensor> out;
     out.reserve(static_cast<std::size_t>(x.size(0)));
     for (std::int64_t b = 0; b < x.size(0); ++b) {
-      const auto base = (static_cast<std::uint64_t>(b) * 2 + view) * 4 + 1;
-      const auto sd = [&](std::uint64_t i) { return detail::step_seed(o.seed, s, base + i); };
+      const auto base = (static_cast<std::uint64_t>(b) * 2 + view) * 4 + 1;  // streams 1, 2, ... (file comment)
+      const auto sd = [&](std::uint64_t i) { return detail::mix_seed(o.seed, base + i, static_cast<std::uint64_t>(s)); };
       RandomResizedCrop crop{.height = h, .width = w, .scale = o.crop_scale, .ratio = o.crop_ratio, .seed = sd(0)};
       ColorJitter jitter{.brightness = o.brightness, .contrast = o.contrast, .saturation = o.saturation, .hue = o.hue,
                          .p = o.jitter_p, .seed = sd(1)};
       RandomGrayscale grey{.p = o.grayscale_p, .seed = sd(2)};
       HorizontalFlip flip{.p = o.flip_p, .seed = sd(3)};
-      // Pseudo-pixels in [0, 1] for the colour ops (file comment); out-of-place, so the batch is untouched (pitfall 15).
+      // Pseudo-pixels in [0, 1] for the colour ops (file comment); out-of-place, so the batch, which
+      // the other view and the caller share, is untouched.
       auto v = x[b].mul(o.pixel_std).add(o.pixel_mean).clamp(0.0, 1.0);
       v = flip(grey(jitter(crop(v))));
       out.push_back(Standardize{}(v));
@@ -342,31 +332,23 @@ class MoCoImpl : public torch::nn::Module {
   HostScalar steps_, queue_at_;  // `step` and `queue_ptr` without a device sync
 };
 
-/// `MoCo<Encoder>`: the objective (an `SslObjective`), a holder of `MoCoImpl<Encoder>`
-/// (hand-written: `TORCH_MODULE` cannot wrap a template, style pitfall 1).
+/// `MoCo<Encoder>`: the objective (an `SslObjective`), a holder of `MoCoImpl<Encoder>`.
 ///
 ///   longform::MoCo<longform::X3DM> moco(longform::MoCoOptions{.queue_size = 4096, .init = "X3D_M.pyth"});
 template <Backbone Encoder = X3D>
-class MoCo : public torch::nn::ModuleHolder<MoCoImpl<Encoder>> {
+class MoCo : public detail::ObjectiveHolder<MoCoImpl<Encoder>> {
  public:
-  using torch::nn::ModuleHolder<MoCoImpl<Encoder>>::ModuleHolder;
-  using Impl = MoCoImpl<Encoder>;
-  /// Opts in to `longform::SslObjective`.
-  using objective_concept = objective_tag;
+  using detail::ObjectiveHolder<MoCoImpl<Encoder>>::ObjectiveHolder;
 
-  /// See `MoCoImpl::loss`.
-  at::Tensor loss(const ClipBatch& batch) { return this->get()->loss(batch); }
-  /// See `MoCoImpl::trainable_parameters`.
-  std::vector<at::Tensor> parameters() { return this->get()->trainable_parameters(); }
-  /// See `MoCoImpl::after_step`.
-  void after_step() { this->get()->after_step(); }
   /// See `MoCoImpl::set_key_gather`.
   void set_key_gather(std::function<at::Tensor(const at::Tensor&)> gather) { this->get()->set_key_gather(std::move(gather)); }
-  /// The root module to checkpoint and move.
-  torch::nn::Module& module() { return *this->get(); }
 };
 
 static_assert(SslObjective<MoCo<X3D>>);
 static_assert(SslObjective<MoCo<X3DM>>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::MoCoOptions, dim, mlp_hidden, queue_size, temperature, momentum, bn_splits, crop_size, crop_scale,
+                 crop_ratio, brightness, contrast, saturation, hue, jitter_p, grayscale_p, flip_p, pixel_mean, pixel_std, seed,
+                 init);

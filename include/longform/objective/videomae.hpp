@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// `VideoMAE<Encoder>`: masked tube reconstruction (MCG-NJU VideoMAE, methods.md §3) as an
-/// `SslObjective`.
+/// `VideoMAE<Encoder>`: masked tube reconstruction (MCG-NJU VideoMAE) as an `SslObjective`.
 ///
 /// Available here: `VideoMAEOptions`, `tube_mask`, `patch_targets`, `masked_mse`, `VideoMAEImpl`,
 /// the holder `VideoMAE<Encoder>`.
@@ -29,19 +28,21 @@
 /// that the two frames of a tube may have been scaled by slightly different per-frame factors.
 ///
 /// Determinism: the masks come from `seed` and the step counter (a buffer, checkpointed), so a
-/// resumed run masks as an uninterrupted one.
+/// resumed run masks as an uninterrupted one; sample b's mask does not depend on the batch size.
 #pragma once
 
 #include <longform/backbone/concepts.hpp>
 #include <longform/backbone/detail/linear.hpp>
 #include <longform/backbone/videomae_decoder.hpp>
 #include <longform/backbone/vit.hpp>
+#include <longform/backbone/weights.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
 #include <longform/core/host_scalar.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/objective/concepts.hpp>
-#include <longform/objective/moco.hpp>  // detail::step_seed, detail::permutation
+#include <longform/objective/detail/holder.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/cat.h>
@@ -80,8 +81,9 @@ inline void validate(const VideoMAEOptions& o) {
 }
 
 /// Tube masks `[batch, slices · positions]` (bool, true = masked, token order t, h, w): per sample
-/// `round(ratio · positions)` spatial positions drawn without replacement from `seed`, the same in
-/// every temporal slice. Throws `config_error` when that leaves no masked or no visible token.
+/// `round(ratio · positions)` spatial positions drawn without replacement (sample b: the first of a
+/// shuffle seeded `detail::mix_seed(seed, b)`), the same in every temporal slice. Throws
+/// `config_error` when that leaves no masked or no visible token.
 inline at::Tensor tube_mask(std::int64_t batch, std::int64_t slices, std::int64_t positions, double ratio,
                             std::uint64_t seed) {
   const auto masked = static_cast<std::int64_t>(std::llround(ratio * static_cast<double>(positions)));
@@ -91,10 +93,10 @@ inline at::Tensor tube_mask(std::int64_t batch, std::int64_t slices, std::int64_
   auto mask = at::zeros({batch, slices, positions}, at::kBool);
   auto a = mask.accessor<bool, 3>();
   for (std::int64_t b = 0; b < batch; ++b) {
-    const auto perm = detail::permutation(positions, detail::step_seed(seed, b, 0x3a));
-    const auto* p = perm.data_ptr<std::int64_t>();
+    SplitMix64 g(detail::mix_seed(seed, static_cast<std::uint64_t>(b)));
+    const auto order = detail::shuffled_indices<std::int64_t>(static_cast<std::size_t>(positions), g);
     for (std::int64_t i = 0; i < masked; ++i)
-      for (std::int64_t t = 0; t < slices; ++t) a[b][t][p[i]] = true;
+      for (std::int64_t t = 0; t < slices; ++t) a[b][t][order[static_cast<std::size_t>(i)]] = true;
   }
   return mask.reshape({batch, slices * positions});
 }
@@ -186,7 +188,7 @@ class VideoMAEImpl : public torch::nn::Module {
                                      std::int64_t s) const {
     const auto& eo = encoder->options();
     return tube_mask(batch, T / eo.tubelet_size, (H / eo.patch_size) * (W / eo.patch_size), options_.mask_ratio,
-                     detail::step_seed(options_.seed, s, 0x6d));
+                     detail::mix_seed(options_.seed, static_cast<std::uint64_t>(s)));
   }
 
   /// The reconstruction loss of one batch (file comment).
@@ -240,28 +242,18 @@ class VideoMAEImpl : public torch::nn::Module {
   HostScalar steps_;  // `step` without a device sync
 };
 
-/// `VideoMAE<Encoder>`: the objective (an `SslObjective`), a holder of `VideoMAEImpl<Encoder>`
-/// (hand-written: style pitfall 1).
+/// `VideoMAE<Encoder>`: the objective (an `SslObjective`), a holder of `VideoMAEImpl<Encoder>`;
+/// every parameter is trained.
 ///
 ///   longform::VideoMAE<longform::VideoViT> mae(longform::VideoMAEOptions{.mask_ratio = 0.5});
 template <Backbone Encoder = VideoViT>
-class VideoMAE : public torch::nn::ModuleHolder<VideoMAEImpl<Encoder>> {
+class VideoMAE : public detail::ObjectiveHolder<VideoMAEImpl<Encoder>> {
  public:
-  using torch::nn::ModuleHolder<VideoMAEImpl<Encoder>>::ModuleHolder;
-  using Impl = VideoMAEImpl<Encoder>;
-  /// Opts in to `longform::SslObjective`.
-  using objective_concept = objective_tag;
-
-  /// See `VideoMAEImpl::loss`.
-  at::Tensor loss(const ClipBatch& batch) { return this->get()->loss(batch); }
-  /// All parameters (nothing is frozen).
-  std::vector<at::Tensor> parameters() { return this->get()->trainable_parameters(); }
-  /// See `VideoMAEImpl::after_step`.
-  void after_step() { this->get()->after_step(); }
-  /// The root module to checkpoint and move.
-  torch::nn::Module& module() { return *this->get(); }
+  using detail::ObjectiveHolder<VideoMAEImpl<Encoder>>::ObjectiveHolder;
 };
 
 static_assert(SslObjective<VideoMAE<VideoViT>>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::VideoMAEOptions, mask_ratio, decoder, normalize_target, pixel_mean, pixel_std, seed);

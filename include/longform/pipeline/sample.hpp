@@ -30,6 +30,7 @@
 #include <range/v3/view/view.hpp>
 
 #include <longform/core/clip.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/pipeline/detail/decode_workers.hpp>
 #include <longform/pipeline/detail/generator.hpp>
 #include <longform/pipeline/detail/prepare.hpp>
@@ -143,3 +144,5 @@ auto operator|(Src&& source, sample_closure<Sampler, Prepare> closure) {
 
 }  // namespace views
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SampleOptions, context, resume, record_state, workers, chunk_frames);

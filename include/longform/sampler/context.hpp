@@ -35,6 +35,7 @@
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/telemetry.hpp>
 #include <longform/source/concepts.hpp>
 
@@ -469,3 +470,5 @@ class ClipContext {
 };
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::ContextOptions, decode, max_open, seek_threshold, skip_bad_videos);

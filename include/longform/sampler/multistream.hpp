@@ -56,7 +56,7 @@ class BasicMultiStream {
   /// B chosen at run time as a plain number. @throws config_error if `streams` is not positive.
   BasicMultiStream(std::int64_t streams, Inner inner)
     requires(!std::default_initializable<B>)
-      : BasicMultiStream(B(streams).value, std::move(inner), 0) {}
+      : BasicMultiStream(B{streams}.value, std::move(inner), 0) {}
 
   [[nodiscard]] std::size_t streams() const noexcept { return streams_.size(); }
   [[nodiscard]] const Inner& stream(std::size_t b) const { return streams_.at(b); }

@@ -43,37 +43,45 @@ inline std::int64_t check_positive(std::int64_t v, const char* what) {
   if (v <= 0) throw config_error(std::string("longform::") + what + "<dynamic>: value must be positive (was " + std::to_string(v) + ")");
   return v;
 }
+
+/// A parameter's name as a template argument, for its messages.
+template <std::size_t N>
+struct parameter_name {
+  char text[N]{};
+  // Implicit: `positive_count<"Frames", N>` makes one from the literal.
+  constexpr parameter_name(const char (&name)[N]) noexcept {  // NOLINT(google-explicit-constructor)
+    for (std::size_t i = 0; i < N; ++i) text[i] = name[i];
+  }
+};
+
+/// What every positive count parameter (`Frames`, `Stride`, `Streams`, `Capacity`) is built on:
+/// for `N > 0` an empty type whose `value` is `N`; for `N = dynamic` the value itself, checked at
+/// construction. The name keeps the static forms of different parameters distinct types, so two
+/// of them share an address as `[[no_unique_address]]` members.
+template <parameter_name Name, std::int64_t N>
+struct positive_count {
+  static_assert(N > 0, "longform: Frames<N>, Stride<N>, Streams<N> and Capacity<N> take a positive N, or longform::dynamic "
+                       "to choose it at run time (the compiler's notes name the parameter)");
+  static constexpr std::int64_t value = N;
+  constexpr operator std::int64_t() const noexcept { return N; }
+};
+template <parameter_name Name>
+struct positive_count<Name, dynamic> {
+  std::int64_t value;
+  /// @throws config_error if `v` is not positive. Implicit, so that `Frames<dynamic>{t}` (an
+  /// aggregate of this base) initialises it from `t`.
+  positive_count(std::int64_t v) : value(check_positive(v, Name.text)) {}  // NOLINT(google-explicit-constructor)
+  constexpr operator std::int64_t() const noexcept { return value; }
+};
 }  // namespace detail
 
-/// T, the number of frames in a clip.
+/// T, the number of frames in a clip; `Frames<dynamic>{t}` chooses it at run time.
 template <std::int64_t N>
-struct Frames {
-  static_assert(N > 0, "longform::Frames<N>: N must be positive, or longform::dynamic to choose it at run time");
-  static constexpr std::int64_t value = N;
-  constexpr operator std::int64_t() const noexcept { return N; }
-};
-/// T chosen at run time. @throws config_error if not positive.
-template <>
-struct Frames<dynamic> {
-  std::int64_t value;
-  explicit Frames(std::int64_t v) : value(detail::check_positive(v, "Frames")) {}
-  constexpr operator std::int64_t() const noexcept { return value; }
-};
+struct Frames : detail::positive_count<"Frames", N> {};
 
-/// τ, the step between consecutive frames of a clip (1 = consecutive frames).
+/// τ, the step between consecutive frames of a clip (1 = consecutive frames); `Stride<dynamic>{s}` at run time.
 template <std::int64_t N>
-struct Stride {
-  static_assert(N > 0, "longform::Stride<N>: N must be positive, or longform::dynamic to choose it at run time");
-  static constexpr std::int64_t value = N;
-  constexpr operator std::int64_t() const noexcept { return N; }
-};
-/// τ chosen at run time. @throws config_error if not positive.
-template <>
-struct Stride<dynamic> {
-  std::int64_t value;
-  explicit Stride(std::int64_t v) : value(detail::check_positive(v, "Stride")) {}
-  constexpr operator std::int64_t() const noexcept { return value; }
-};
+struct Stride : detail::positive_count<"Stride", N> {};
 
 /// The value of `Hop<>` that means "back to back": h = T·τ, so clips tile the video.
 inline constexpr std::int64_t back_to_back = 0;
@@ -116,35 +124,14 @@ struct SegmentSeconds<dynamic> {
   constexpr operator double() const noexcept { return value; }
 };
 
-/// B, the number of streams of a `MultiStream` (sequential streams over different videos).
+/// B, the number of streams of a `MultiStream` (sequential streams over different videos);
+/// `Streams<dynamic>{b}` at run time.
 template <std::int64_t N>
-struct Streams {
-  static_assert(N > 0, "longform::Streams<N>: N must be positive, or longform::dynamic to choose it at run time");
-  static constexpr std::int64_t value = N;
-  constexpr operator std::int64_t() const noexcept { return N; }
-};
-/// B chosen at run time. @throws config_error if not positive.
-template <>
-struct Streams<dynamic> {
-  std::int64_t value;
-  explicit Streams(std::int64_t v) : value(detail::check_positive(v, "Streams")) {}
-  constexpr operator std::int64_t() const noexcept { return value; }
-};
+struct Streams : detail::positive_count<"Streams", N> {};
 
-/// The number of decoded clips a `ReplayBuffer` holds.
+/// The number of decoded clips a `ReplayBuffer` holds; `Capacity<dynamic>{c}` at run time.
 template <std::int64_t N>
-struct Capacity {
-  static_assert(N > 0, "longform::Capacity<N>: N must be positive, or longform::dynamic to choose it at run time");
-  static constexpr std::int64_t value = N;
-  constexpr operator std::int64_t() const noexcept { return N; }
-};
-/// Capacity chosen at run time. @throws config_error if not positive.
-template <>
-struct Capacity<dynamic> {
-  std::int64_t value;
-  explicit Capacity(std::int64_t v) : value(detail::check_positive(v, "Capacity")) {}
-  constexpr operator std::int64_t() const noexcept { return value; }
-};
+struct Capacity : detail::positive_count<"Capacity", N> {};
 
 /// Frame-order policy of `RandomSampler`: `Shuffle<true>` shuffles the frames of each clip (the
 /// paper's random clips), `Shuffle<false>` keeps them in temporal order, `Shuffle<dynamic>{on}`
@@ -169,32 +156,23 @@ using ShuffleFrames = Shuffle<true>;
 using KeepOrder = Shuffle<false>;
 
 namespace detail {
-template <class> inline constexpr bool is_frames = false;
-template <std::int64_t N> inline constexpr bool is_frames<Frames<N>> = true;
-template <class> inline constexpr bool is_stride = false;
-template <std::int64_t N> inline constexpr bool is_stride<Stride<N>> = true;
-template <class> inline constexpr bool is_hop = false;
-template <std::int64_t N> inline constexpr bool is_hop<Hop<N>> = true;
-template <class> inline constexpr bool is_segment = false;
-template <std::int64_t N> inline constexpr bool is_segment<SegmentSeconds<N>> = true;
-template <class> inline constexpr bool is_streams = false;
-template <std::int64_t N> inline constexpr bool is_streams<Streams<N>> = true;
-template <class> inline constexpr bool is_capacity = false;
-template <std::int64_t N> inline constexpr bool is_capacity<Capacity<N>> = true;
+/// Whether `P` is `Param<N>` for some `N` (`dynamic` included).
+template <template <std::int64_t> class Param, class P> inline constexpr bool is_param = false;
+template <template <std::int64_t> class Param, std::int64_t N> inline constexpr bool is_param<Param, Param<N>> = true;
 }  // namespace detail
 
 /// `Frames<N>` or `Frames<dynamic>`.
-template <class P> concept FramesParam = detail::is_frames<P>;
+template <class P> concept FramesParam = detail::is_param<Frames, P>;
 /// `Stride<N>` or `Stride<dynamic>`.
-template <class P> concept StrideParam = detail::is_stride<P>;
+template <class P> concept StrideParam = detail::is_param<Stride, P>;
 /// `Hop<N>`, `Hop<>` or `Hop<dynamic>`.
-template <class P> concept HopParam = detail::is_hop<P>;
+template <class P> concept HopParam = detail::is_param<Hop, P>;
 /// `SegmentSeconds<N>` or `SegmentSeconds<dynamic>`.
-template <class P> concept SegmentParam = detail::is_segment<P>;
+template <class P> concept SegmentParam = detail::is_param<SegmentSeconds, P>;
 /// `Streams<N>` or `Streams<dynamic>`.
-template <class P> concept StreamsParam = detail::is_streams<P>;
+template <class P> concept StreamsParam = detail::is_param<Streams, P>;
 /// `Capacity<N>` or `Capacity<dynamic>`.
-template <class P> concept CapacityParam = detail::is_capacity<P>;
+template <class P> concept CapacityParam = detail::is_param<Capacity, P>;
 /// `ShuffleFrames`, `KeepOrder`, `Shuffle<true|false>`, `Shuffle<dynamic>`, or your own type with `enabled()`.
 template <class P> concept FrameOrderPolicy = requires(const P& p) { { p.enabled() } -> std::convertible_to<bool>; };
 
@@ -249,6 +227,57 @@ T arg_or_default(const As&... as) {
 
 /// Tag of the constructors that take parameters by type.
 struct from_params_t {};
+
+/// The parameters `Ps...` of a built-in sampler and its `Options`, built from constructor arguments
+/// given by type, in any order. A sampler derives from it and inherits the constructors.
+template <class Options, class... Ps>
+class sampler_parameters {
+  using accepted = type_list<Ps..., Options>;
+
+ public:
+  /// All parameters static: only options to give.
+  explicit sampler_parameters(Options options = {})
+    requires(std::default_initializable<Ps> && ...)
+      : options_(options) {}
+  /// The `dynamic` parameters (all of them required), static ones (optional) and the options, in
+  /// any order: `SequentialSampler<Frames<dynamic>, Stride<dynamic>>(Stride<dynamic>{4}, Frames<dynamic>{16})`.
+  template <class... A>
+    requires(sizeof...(A) > 0) && params_args<accepted, A...>
+  explicit sampler_parameters(A... args) : sampler_parameters(from_params_t{}, args...) {}
+  /// As above, with the options last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`. A braced
+  /// list deduces no template argument, so each count of parameters before it has its overload.
+  template <class A1>
+    requires params_args<accepted, A1, Options>
+  sampler_parameters(A1 a1, Options options) : sampler_parameters(from_params_t{}, a1, options) {}
+  template <class A1, class A2>
+    requires params_args<accepted, A1, A2, Options>
+  sampler_parameters(A1 a1, A2 a2, Options options) : sampler_parameters(from_params_t{}, a1, a2, options) {}
+  template <class A1, class A2, class A3>
+    requires params_args<accepted, A1, A2, A3, Options>
+  sampler_parameters(A1 a1, A2 a2, A3 a3, Options options) : sampler_parameters(from_params_t{}, a1, a2, a3, options) {}
+  template <class A1, class A2, class A3, class A4>
+    requires params_args<accepted, A1, A2, A3, A4, Options>
+  sampler_parameters(A1 a1, A2 a2, A3 a3, A4 a4, Options options)
+      : sampler_parameters(from_params_t{}, a1, a2, a3, a4, options) {}
+
+  /// The options the sampler was built with.
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+ protected:
+  /// The parameter of type `P` (one of `Ps...`).
+  template <class P>
+  [[nodiscard]] const P& param() const noexcept { return std::get<P>(params_); }
+
+ private:
+  template <class... A>
+  sampler_parameters(from_params_t, const A&... args)
+      : params_(arg_or_default<Ps>(args...)...), options_(arg_or_default<Options>(args...)) {}
+
+  [[no_unique_address]] std::tuple<Ps...> params_;
+
+ protected:
+  Options options_;  ///< restored with the sampler's state, hence writable
+};
 
 }  // namespace detail
 

@@ -41,43 +41,24 @@ namespace longform {
 /// @tparam S `Stride<τ>` or `Stride<dynamic>`
 /// @tparam Order `ShuffleFrames` (the paper), `KeepOrder`, or `Shuffle<dynamic>{bool}`
 template <SegmentParam Seg, FramesParam F, StrideParam S, FrameOrderPolicy Order>
-class BasicRandomSampler {
-  using params = detail::type_list<Seg, F, S, Order, SamplerOptions>;
+class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S, Order> {
+  using parameters = detail::sampler_parameters<SamplerOptions, Seg, F, S, Order>;
+  using parameters::options_;
 
  public:
   using sampler_concept = sampler_tag;
   static constexpr const char* kind = "random";
 
-  explicit BasicRandomSampler(SamplerOptions options = {})
-    requires std::default_initializable<Seg> && std::default_initializable<F> && std::default_initializable<S> &&
-             std::default_initializable<Order>
-      : options_(options) {}
-  /// The `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in any order.
-  template <class... A>
-    requires(sizeof...(A) > 0) && detail::params_args<params, A...>
-  explicit BasicRandomSampler(A... args) : BasicRandomSampler(detail::from_params_t{}, args...) {}
-  /// As above, with the options last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
-  template <class A1>
-    requires detail::params_args<params, A1, SamplerOptions>
-  BasicRandomSampler(A1 a1, SamplerOptions options) : BasicRandomSampler(detail::from_params_t{}, a1, options) {}
-  template <class A1, class A2>
-    requires detail::params_args<params, A1, A2, SamplerOptions>
-  BasicRandomSampler(A1 a1, A2 a2, SamplerOptions options) : BasicRandomSampler(detail::from_params_t{}, a1, a2, options) {}
-  template <class A1, class A2, class A3>
-    requires detail::params_args<params, A1, A2, A3, SamplerOptions>
-  BasicRandomSampler(A1 a1, A2 a2, A3 a3, SamplerOptions options)
-      : BasicRandomSampler(detail::from_params_t{}, a1, a2, a3, options) {}
-  template <class A1, class A2, class A3, class A4>
-    requires detail::params_args<params, A1, A2, A3, A4, SamplerOptions>
-  BasicRandomSampler(A1 a1, A2 a2, A3 a3, A4 a4, SamplerOptions options)
-      : BasicRandomSampler(detail::from_params_t{}, a1, a2, a3, a4, options) {}
+  /// From the `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in
+  /// any order; the options may come last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
+  using parameters::parameters;
+  using parameters::options;
 
-  [[nodiscard]] double segment_seconds() const noexcept { return segment_.value; }
-  [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
-  [[nodiscard]] std::int64_t stride() const noexcept { return stride_.value; }
-  [[nodiscard]] bool shuffles() const noexcept { return order_.enabled(); }
+  [[nodiscard]] double segment_seconds() const noexcept { return this->template param<Seg>().value; }
+  [[nodiscard]] std::int64_t frames() const noexcept { return this->template param<F>().value; }
+  [[nodiscard]] std::int64_t stride() const noexcept { return this->template param<S>().value; }
+  [[nodiscard]] bool shuffles() const noexcept { return this->template param<Order>().enabled(); }
   [[nodiscard]] std::int64_t span() const noexcept { return (frames() - 1) * stride() + 1; }
-  [[nodiscard]] const SamplerOptions& options() const noexcept { return options_; }
 
   /// Segment length in frames for a video at `fps`.
   [[nodiscard]] std::int64_t segment_frames(double fps) const {
@@ -104,7 +85,7 @@ class BasicRandomSampler {
       Clip clip;
       clip.video = video;
       for (std::int64_t t = 0; t < frames(); ++t) clip.frames.push_back(start + t * stride());
-      if (order_.enabled()) detail::shuffle(clip.frames, g);
+      if (shuffles()) detail::shuffle(clip.frames, g);
       if (ctx.fill(clip)) return clip;
       // The container promised frames the decoder could not deliver (a damaged tail): draw again.
       if (attempt > 64) throw decode_error(clip.name, "random clip", "64 clips in a row ran past the end of their video");
@@ -122,14 +103,6 @@ class BasicRandomSampler {
   }
 
  private:
-  template <class... A>
-  BasicRandomSampler(detail::from_params_t, const A&... args)
-      : segment_(detail::arg_or_default<Seg>(args...)),
-        frames_(detail::arg_or_default<F>(args...)),
-        stride_(detail::arg_or_default<S>(args...)),
-        order_(detail::arg_or_default<Order>(args...)),
-        options_(detail::arg_or_default<SamplerOptions>(args...)) {}
-
   // cumulative_[v] = segments in videos 0..v-1; cumulative_.back() = all of them.
   void build_table(ClipContext& ctx) {
     if (!cumulative_.empty()) return;
@@ -156,11 +129,6 @@ class BasicRandomSampler {
     cumulative_ = std::move(cumulative);
   }
 
-  [[no_unique_address]] Seg segment_{};
-  [[no_unique_address]] F frames_{};
-  [[no_unique_address]] S stride_{};
-  [[no_unique_address]] Order order_{};
-  SamplerOptions options_;
   std::int64_t drawn_ = 0;
   std::vector<std::int64_t> cumulative_;
 };

@@ -61,7 +61,7 @@ class BasicReplayBuffer {
   /// C chosen at run time as a plain number. @throws config_error if `capacity` is not positive.
   BasicReplayBuffer(std::int64_t capacity, Inner inner, std::uint64_t seed = 0)
     requires(!std::default_initializable<C>)
-      : inner_(std::move(inner)), capacity_(C(capacity).value), seed_(seed) {}
+      : inner_(std::move(inner)), capacity_(C{capacity}.value), seed_(seed) {}
 
   [[nodiscard]] std::int64_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size(); }

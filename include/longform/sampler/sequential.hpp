@@ -5,8 +5,8 @@
 /// Video order: a seeded random permutation of the source's videos per epoch. Within video v,
 /// clip j holds frames `j·h + t·τ`, t = 0..T−1, for j = 0, 1, … while the clip fits in the video;
 /// then the stream continues at frame 0 of the next video in the permutation. With the default
-/// `Hop<>` clips lie back to back (h = T·τ, methods.md §1.2 reading A); `Hop<1>` with `Stride<1>`
-/// gives dense overlapping windows (reading B).
+/// `Hop<>` clips lie back to back (h = T·τ: the stream covers the video once, without overlap);
+/// `Hop<1>` with `Stride<1>` gives dense overlapping windows (a clip starting at every frame).
 ///
 /// Decoding only moves forward: the sampler never asks for a frame behind the last one, so the
 /// context decodes each video once, start to end, without seeking (as long as the gap between
@@ -38,43 +38,28 @@ namespace longform {
 /// @tparam S `Stride<τ>` or `Stride<dynamic>`
 /// @tparam H `Hop<h>`, `Hop<>` (back to back) or `Hop<dynamic>`
 template <FramesParam F, StrideParam S, HopParam H>
-class BasicSequentialSampler {
-  using params = detail::type_list<F, S, H, SamplerOptions>;
+class BasicSequentialSampler : detail::sampler_parameters<SamplerOptions, F, S, H> {
+  using parameters = detail::sampler_parameters<SamplerOptions, F, S, H>;
+  using parameters::options_;
 
  public:
   using sampler_concept = sampler_tag;
   static constexpr const char* kind = "sequential";
 
-  /// All parameters static: only options to give.
-  explicit BasicSequentialSampler(SamplerOptions options = {})
-    requires std::default_initializable<F> && std::default_initializable<S> && std::default_initializable<H>
-      : options_(options) {}
-  /// The `dynamic` parameters (all of them required), static ones (optional) and `SamplerOptions`,
-  /// in any order: `SequentialSampler<Frames<dynamic>, Stride<dynamic>>(Stride<dynamic>{4}, Frames<dynamic>{16})`.
-  template <class... A>
-    requires(sizeof...(A) > 0) && detail::params_args<params, A...>
-  explicit BasicSequentialSampler(A... args) : BasicSequentialSampler(detail::from_params_t{}, args...) {}
-  /// As above, with the options last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
-  template <class A1>
-    requires detail::params_args<params, A1, SamplerOptions>
-  BasicSequentialSampler(A1 a1, SamplerOptions options) : BasicSequentialSampler(detail::from_params_t{}, a1, options) {}
-  template <class A1, class A2>
-    requires detail::params_args<params, A1, A2, SamplerOptions>
-  BasicSequentialSampler(A1 a1, A2 a2, SamplerOptions options) : BasicSequentialSampler(detail::from_params_t{}, a1, a2, options) {}
-  template <class A1, class A2, class A3>
-    requires detail::params_args<params, A1, A2, A3, SamplerOptions>
-  BasicSequentialSampler(A1 a1, A2 a2, A3 a3, SamplerOptions options)
-      : BasicSequentialSampler(detail::from_params_t{}, a1, a2, a3, options) {}
+  /// From the `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in
+  /// any order: `SequentialSampler<Frames<dynamic>, Stride<dynamic>>(Stride<dynamic>{4}, Frames<dynamic>{16})`;
+  /// the options may come last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
+  using parameters::parameters;
+  using parameters::options;
 
   /// T.
-  [[nodiscard]] std::int64_t frames() const noexcept { return frames_.value; }
+  [[nodiscard]] std::int64_t frames() const noexcept { return this->template param<F>().value; }
   /// τ.
-  [[nodiscard]] std::int64_t stride() const noexcept { return stride_.value; }
+  [[nodiscard]] std::int64_t stride() const noexcept { return this->template param<S>().value; }
   /// h, resolved (T·τ for `Hop<>`).
-  [[nodiscard]] std::int64_t hop() const noexcept { return hop_.resolve(frames() * stride()); }
+  [[nodiscard]] std::int64_t hop() const noexcept { return this->template param<H>().resolve(frames() * stride()); }
   /// Frames from a clip's first to its last, inclusive: (T−1)·τ + 1.
   [[nodiscard]] std::int64_t span() const noexcept { return (frames() - 1) * stride() + 1; }
-  [[nodiscard]] const SamplerOptions& options() const noexcept { return options_; }
 
   /// Stream `b` of `n`: this copy visits the videos at permutation positions b, b+n, b+2n, …
   [[nodiscard]] BasicSequentialSampler shard(std::size_t b, std::size_t n) const {
@@ -149,13 +134,6 @@ class BasicSequentialSampler {
   }
 
  private:
-  template <class... A>
-  BasicSequentialSampler(detail::from_params_t, const A&... args)
-      : frames_(detail::arg_or_default<F>(args...)),
-        stride_(detail::arg_or_default<S>(args...)),
-        hop_(detail::arg_or_default<H>(args...)),
-        options_(detail::arg_or_default<SamplerOptions>(args...)) {}
-
   const std::vector<std::size_t>& order(std::size_t n) {
     if (order_.size() != n || order_epoch_ != epoch_) {
       order_ = detail::epoch_order(options_.seed, epoch_, n);
@@ -164,10 +142,6 @@ class BasicSequentialSampler {
     return order_;
   }
 
-  [[no_unique_address]] F frames_{};
-  [[no_unique_address]] S stride_{};
-  [[no_unique_address]] H hop_{};
-  SamplerOptions options_;
   std::size_t shard_ = 0, shards_ = 1;
   std::int64_t epoch_ = 0;
   std::size_t pos_ = 0;  // position in the epoch's permutation

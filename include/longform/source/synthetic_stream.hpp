@@ -19,6 +19,7 @@
 
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
@@ -131,3 +132,5 @@ class SyntheticStream {
 static_assert(VideoSource<SyntheticStream>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SyntheticStreamOptions, seed, videos, frames, width, height, fps, scene_frames, objects);

@@ -17,6 +17,7 @@
 
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 #include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
@@ -152,3 +153,5 @@ class SyntheticVideo {
 static_assert(VideoSource<SyntheticVideo>);
 
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SyntheticOptions, seed, videos, frames, width, height, fps, shapes);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// `PretrainerOptions`: everything a `Pretrainer` run is configured by, as one aggregate with
-/// defaults, set with designated initializers and reflected with Boost.Hana (so one generic
-/// `to_json` prints it, and the CLI binds a `--config FILE.json` onto it member by member).
+/// defaults, set with designated initializers and reflected (core/reflect.hpp), so the generic
+/// `to_json` / `from_json` of core/json.hpp write it into checkpoints and read `--config` files.
 ///
 ///     longform::PretrainerOptions o{.steps = 2000, .batch = 16, .lr = 1.5e-4, .warmup_steps = 100,
 ///                                   .device = "cuda", .checkpoint_every = 500, .out_dir = "runs/a"};
@@ -14,21 +14,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/adapt_struct.hpp>
-#include <boost/hana/core/to.hpp>
-#include <boost/hana/first.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
-#include <boost/hana/string.hpp>
-
 #include <longform/core/error.hpp>
+#include <longform/core/json.hpp>
+#include <longform/core/reflect.hpp>
 
 namespace longform {
 
@@ -38,15 +30,7 @@ enum class OptimizerKind {
   sgd,    ///< `torch::optim::SGD` with momentum (MoCo's original recipe)
 };
 
-/// "adamw" / "sgd".
-[[nodiscard]] inline std::string_view to_string(OptimizerKind k) noexcept { return k == OptimizerKind::sgd ? "sgd" : "adamw"; }
-
-/// Parses "adamw" / "sgd". @throws config_error naming the text otherwise.
-[[nodiscard]] inline OptimizerKind optimizer_kind(std::string_view name) {
-  if (name == "adamw") return OptimizerKind::adamw;
-  if (name == "sgd") return OptimizerKind::sgd;
-  throw config_error("optimizer: unknown kind '" + std::string(name) + "' (adamw, sgd)");
-}
+LONGFORM_REFLECT_ENUM(OptimizerKind, adamw, sgd)
 
 /// How a `Pretrainer` trains. Steps are optimizer steps, counted from 1.
 struct PretrainerOptions {
@@ -147,65 +131,8 @@ inline void validate(const PretrainerOptions& o) {
 
 }  // namespace longform
 
-// NOTE: at global scope, as Boost.Hana requires. The member list is the one place to extend when
-// an option is added; `to_json` and the CLI's `--config` follow it.
-BOOST_HANA_ADAPT_STRUCT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1,
-                        beta2, momentum, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every,
-                        out_dir, resume, prefetch, threads, decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);
-
-namespace longform {
-
-namespace detail {
-inline void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
-template <class T>
-void json_value(std::string& out, const T& v) {
-  if constexpr (std::is_same_v<T, bool>) {
-    out += v ? "true" : "false";
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    json_string(out, v);
-  } else if constexpr (std::is_same_v<T, OptimizerKind>) {
-    json_string(out, to_string(v));
-  } else if constexpr (std::is_floating_point_v<T>) {
-    if (std::isfinite(v)) out += show(v);
-    else out += "null";  // JSON has no inf/nan
-  } else {
-    out += std::to_string(v);
-  }
-}
-}  // namespace detail
-
-/// The options as one JSON object, members in declaration order (for logs and checkpoints).
-[[nodiscard]] inline std::string to_json(const PretrainerOptions& o) {
-  std::string out = "{";
-  bool first = true;
-  boost::hana::for_each(boost::hana::accessors<PretrainerOptions>(), [&](auto pair) {
-    if (!first) out += ',';
-    first = false;
-    detail::json_string(out, boost::hana::to<const char*>(boost::hana::first(pair)));
-    out += ':';
-    detail::json_value(out, boost::hana::second(pair)(o));
-  });
-  return out + "}";
-}
-
-}  // namespace longform
+// The member list is the one place to extend when an option is added: JSON, checkpoints, the
+// CLI's --config and `longform reproduce`'s grid follow it.
+LONGFORM_REFLECT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1, beta2,
+                 momentum, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every, out_dir, resume,
+                 prefetch, threads, decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// `Standardize`: each frame to mean 0 and standard deviation 1 over its pixels and channels —
-/// the paper's normalization (§III-B: "normalize the pixel values of each frame … mean of 0 and a
-/// standard deviation of 1").
+/// the paper's normalization, frame by frame.
 #pragma once
 
 #include <array>

@@ -13,6 +13,7 @@
 
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
 
 namespace longform {
@@ -47,3 +48,5 @@ inline std::uint64_t as_uint(std::int64_t i) { return static_cast<std::uint64_t>
 
 }  // namespace detail
 }  // namespace longform
+
+LONGFORM_REFLECT(longform::SamplerOptions, seed, epochs);

@@ -1,8 +1,18 @@
 // SPDX-License-Identifier: MIT
-// `AnySource`: one `VideoSource` type for files, AVA movies and synthetic videos, so that
-// `longform pretrain` instantiates `Pretrainer<Sampler, Objective, AnySource>` once per
-// (sampler, method) pair instead of once per (source, sampler, method) triple. One virtual call
-// per frame is nothing next to decoding it.
+/// @file
+/// `AnySource`: one `VideoSource` type for any source (files, AVA movies, streams, synthetic
+/// videos), and `AnyReader`, the `SeekableFrameReader` it opens. A program that picks its source at
+/// run time instantiates its pipeline or `Pretrainer` once instead of once per source type; one
+/// virtual call per frame is nothing next to decoding it.
+///
+///     longform::AnySource source = use_ava ? longform::AnySource(longform::AvaVideos(list, root))
+///                                          : longform::AnySource(longform::VideoList::from_path(dir));
+///
+/// Every optional ability of the wrapped reader survives (`skip_to`, `seek_frame`, `stats()`, frame
+/// timestamps, `seekable()`), and the source's `forward_only()`; readers without one get the plain
+/// equivalent (`skip_to` by skipping, `stats()` counting the frames returned).
+///
+/// Customization: none; wrap any `VideoSource`.
 #pragma once
 
 #include <cstddef>
@@ -18,24 +28,32 @@
 #include <longform/sampler/context.hpp>
 #include <longform/source/concepts.hpp>
 
-namespace longform::cli {
+namespace longform {
 
 /// A type-erased `FrameReader` that keeps the seek and skip abilities of the reader it wraps.
 class AnyReader {
  public:
+  /// Wraps `reader`.
   template <FrameReader R>
   explicit AnyReader(R reader) : impl_(std::make_unique<model<R>>(std::move(reader))) {}
 
+  /// The next frame, or `std::nullopt` at the end.
   std::optional<Frame> next() { return impl_->next(); }
+  /// The wrapped reader's `info()`.
   [[nodiscard]] const VideoInfo& info() const { return impl_->info(); }
+  /// Passes the next frame without converting it (the wrapped reader's `skip()`, else `next()`);
+  /// its index, or `std::nullopt` at the end.
   std::optional<std::int64_t> skip() { return impl_->skip(); }
   /// The wrapped reader's `skip_to` (non-reference frames before `k` are not decoded, keyframes
-  /// past are sought), else `skip()` up to `k`: `pretrain` decodes exactly as `clips` does.
+  /// past are sought), else `skip()` up to `k`: wrapped or not, a source decodes the same frames.
   void skip_to(std::int64_t k) { impl_->skip_to(k); }
+  /// The wrapped reader's `seek_frame`. @throws decode_error when it cannot seek.
   void seek_frame(std::int64_t k) { impl_->seek_frame(k); }
   /// The wrapped reader's frame timestamps (from its index), or none for readers without.
   [[nodiscard]] const std::vector<std::int64_t>& frame_timestamps() { return impl_->frame_timestamps(); }
+  /// The wrapped reader's `frame_count()`, or -1 for a reader that cannot seek.
   [[nodiscard]] std::int64_t frame_count() const { return impl_->frame_count(); }
+  /// Whether `seek_frame` works: the wrapped reader's `seekable()`, else whether it can seek at all.
   [[nodiscard]] bool seekable() const { return impl_->seekable(); }
   /// The wrapped reader's `stats()`; for readers without, the frames it returned.
   [[nodiscard]] ReaderStats stats() const { return impl_->stats(); }
@@ -116,9 +134,11 @@ class AnySource {
  public:
   using source_concept = source_tag;
 
+  /// Wraps `source`.
   template <VideoSource S>
   explicit AnySource(S source) : impl_(std::make_shared<model<S>>(std::move(source))) {}
 
+  /// The wrapped source's `size()`, `name(i)` and `open(i)` (its reader, wrapped).
   [[nodiscard]] std::size_t size() const { return impl_->size(); }
   [[nodiscard]] std::string name(std::size_t i) const { return impl_->name(i); }
   [[nodiscard]] AnyReader open(std::size_t i) const { return impl_->open(i); }
@@ -151,4 +171,4 @@ class AnySource {
 static_assert(VideoSource<AnySource>);
 static_assert(SeekableFrameReader<AnyReader>);
 
-}  // namespace longform::cli
+}  // namespace longform
