@@ -68,18 +68,18 @@ void bench(Model model, const char* name, at::Tensor x, int iters, const Setting
     }
     first.grad().sum().template item<float>();
   });
-  std::printf("{\"impl\": \"longform\", \"model\": \"%s\", \"layout\": \"%s\", \"device\": \"%s\", "
-              "\"bf16\": %s, \"batch\": %lld, \"threads\": %d, \"forward_ms\": %.2f, \"train_ms\": %.2f}\n",
-              name, channels_last ? "channels_last_3d" : "contiguous", setting.device.str().c_str(),
-              setting.bf16 ? "true" : "false", static_cast<long long>(x.size(0)), at::get_num_threads(), fwd, train);
+  std::printf(
+      "{\"impl\": \"longform\", \"model\": \"%s\", \"layout\": \"%s\", \"device\": \"%s\", "
+      "\"bf16\": %s, \"batch\": %lld, \"threads\": %d, \"forward_ms\": %.2f, \"train_ms\": %.2f}\n",
+      name, channels_last ? "channels_last_3d" : "contiguous", setting.device.str().c_str(), setting.bf16 ? "true" : "false",
+      static_cast<long long>(x.size(0)), at::get_num_threads(), fwd, train);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s x3d_s|x3d_m|vit_s FRAMES SIZE ITERS THREADS [channels_last] [cuda] [bf16] [batch=N]\n",
-                 argv[0]);
+    std::fprintf(stderr, "usage: %s x3d_s|x3d_m|vit_s FRAMES SIZE ITERS THREADS [channels_last] [cuda] [bf16] [batch=N]\n", argv[0]);
     return 2;
   }
   const std::string model = argv[1];
@@ -91,10 +91,14 @@ int main(int argc, char** argv) {
   std::int64_t batch = 1;
   for (int i = 6; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "channels_last") setting.channels_last = true;
-    else if (word == "cuda") setting.device = at::kCUDA;
-    else if (word == "bf16") setting.bf16 = true;
-    else if (word.starts_with("batch=")) batch = std::atoll(word.c_str() + 6);
+    if (word == "channels_last")
+      setting.channels_last = true;
+    else if (word == "cuda")
+      setting.device = at::kCUDA;
+    else if (word == "bf16")
+      setting.bf16 = true;
+    else if (word.starts_with("batch="))
+      batch = std::atoll(word.c_str() + 6);
     else {
       std::fprintf(stderr, "unknown option %s\n", word.c_str());
       return 2;

@@ -39,8 +39,7 @@ int main(int argc, char** argv) {
     std::int64_t frames = 0;
     const double native = frames_per_second(path, {.threads = threads}, repeats, frames);
     const double scaled = frames_per_second(path, {.threads = threads, .width = 224, .height = 224}, repeats, frames);
-    std::printf("{\"frames\": %lld, \"native_fps\": %.2f, \"scaled224_fps\": %.2f}\n", static_cast<long long>(frames),
-                native, scaled);
+    std::printf("{\"frames\": %lld, \"native_fps\": %.2f, \"scaled224_fps\": %.2f}\n", static_cast<long long>(frames), native, scaled);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_decode: %s\n", e.what());
     return 1;

@@ -25,10 +25,11 @@
 #include <longform/transform/center_crop.hpp>
 #include <longform/transform/standardize.hpp>
 
-
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_pipeline VIDEO [--frames T] [--stride S] [--size N] [--threads N] [--workers W] [--decoder-threads D] [--repeats R] [--batch B] [--decode-device cpu|cuda] [--chunk-frames F]\n");
+    std::fprintf(stderr,
+                 "usage: bench_pipeline VIDEO [--frames T] [--stride S] [--size N] [--threads N] [--workers W] [--decoder-threads D] [--repeats R] "
+                 "[--batch B] [--decode-device cpu|cuda] [--chunk-frames F]\n");
     return 2;
   }
   const std::string video = argv[1];
@@ -37,16 +38,26 @@ int main(int argc, char** argv) {
   std::string device = "cpu";  // cuda: NVDEC, frames decoded and prepared on the GPU
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::int64_t v = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--decode-device")) device = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--frames")) frames = v;
-    else if (!std::strcmp(argv[i], "--stride")) stride = v;
-    else if (!std::strcmp(argv[i], "--size")) size = v;
-    else if (!std::strcmp(argv[i], "--threads")) threads = v;
-    else if (!std::strcmp(argv[i], "--workers")) workers = v;
-    else if (!std::strcmp(argv[i], "--decoder-threads")) decoder_threads = v;
-    else if (!std::strcmp(argv[i], "--repeats")) repeats = v;
-    else if (!std::strcmp(argv[i], "--batch")) batch = v;
-    else if (!std::strcmp(argv[i], "--chunk-frames")) chunk_frames = v;
+    if (!std::strcmp(argv[i], "--decode-device"))
+      device = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--frames"))
+      frames = v;
+    else if (!std::strcmp(argv[i], "--stride"))
+      stride = v;
+    else if (!std::strcmp(argv[i], "--size"))
+      size = v;
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = v;
+    else if (!std::strcmp(argv[i], "--workers"))
+      workers = v;
+    else if (!std::strcmp(argv[i], "--decoder-threads"))
+      decoder_threads = v;
+    else if (!std::strcmp(argv[i], "--repeats"))
+      repeats = v;
+    else if (!std::strcmp(argv[i], "--batch"))
+      batch = v;
+    else if (!std::strcmp(argv[i], "--chunk-frames"))
+      chunk_frames = v;
   }
   using namespace longform;
   try {
@@ -63,10 +74,11 @@ int main(int argc, char** argv) {
     std::shared_ptr<Telemetry> telemetry;
     for (std::int64_t r = 0; r < repeats; ++r) {
       telemetry = std::make_shared<Telemetry>();
-      auto batches = source |
-                     views::sample(Sampler(Frames<dynamic>{frames}, Stride<dynamic>{stride}), {.context = {.telemetry = telemetry}, .workers = w, .chunk_frames = chunk_frames},
-                                   CenterCrop{size} | Standardize{}) |
-                     views::batch(batch) | views::prefetch(4, telemetry);
+      auto batches =
+          source |
+          views::sample(Sampler(Frames<dynamic>{frames}, Stride<dynamic>{stride}),
+                        {.context = {.telemetry = telemetry}, .workers = w, .chunk_frames = chunk_frames}, CenterCrop{size} | Standardize{}) |
+          views::batch(batch) | views::prefetch(4, telemetry);
       const auto start = std::chrono::steady_clock::now();
       clips = 0;
       for (const ClipBatch& b : batches) clips += b.data.size(0);

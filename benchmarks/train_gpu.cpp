@@ -56,16 +56,26 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) throw lf::config_error(std::string(arg) + " needs a value");
       return argv[++i];
     };
-    if (arg == "--smoke") a.smoke = true;
-    else if (arg == "--channels-last") a.channels_last = true;
-    else if (arg == "--steps") a.steps = std::stoll(value());
-    else if (arg == "--warmup") a.warmup = std::stoll(value());
-    else if (arg == "--batch") a.batch = std::stoll(value());
-    else if (arg == "--videos" || arg == "--video") a.videos = value();
-    else if (arg == "--workers") a.workers = std::stoll(value());
-    else if (arg == "--model") a.model = value();
-    else if (arg == "--device") a.device = value();
-    else throw lf::config_error("bench_train_gpu: unknown argument '" + std::string(arg) + "'");
+    if (arg == "--smoke")
+      a.smoke = true;
+    else if (arg == "--channels-last")
+      a.channels_last = true;
+    else if (arg == "--steps")
+      a.steps = std::stoll(value());
+    else if (arg == "--warmup")
+      a.warmup = std::stoll(value());
+    else if (arg == "--batch")
+      a.batch = std::stoll(value());
+    else if (arg == "--videos" || arg == "--video")
+      a.videos = value();
+    else if (arg == "--workers")
+      a.workers = std::stoll(value());
+    else if (arg == "--model")
+      a.model = value();
+    else if (arg == "--device")
+      a.device = value();
+    else
+      throw lf::config_error("bench_train_gpu: unknown argument '" + std::string(arg) + "'");
   }
   if (a.smoke) {
     a.steps = 2, a.warmup = 1, a.batch = 2, a.frames = 4, a.size = 32;
@@ -101,9 +111,17 @@ void bench(const char* name, const Args& a, Source source, const char* source_na
   const int workers = a.workers > 0 ? static_cast<int>(a.workers) : lf::ThreadBudget::plan().workers;
   using Sampler = lf::SequentialSampler<lf::Frames<lf::dynamic>, lf::Stride<lf::dynamic>>;
   Sampler sampler(lf::Frames<lf::dynamic>{a.frames}, lf::Stride<lf::dynamic>{2}, lf::Hop<>{}, {.seed = 0, .epochs = 0});
-  const lf::PretrainerOptions options{.steps = a.warmup + a.steps, .batch = a.batch, .size = a.size, .bf16 = true,
-                                      .channels_last = channels_last, .cudnn_benchmark = true, .sync_every = 10,
-                                      .device = a.device, .prefetch = 4, .decode_workers = workers, .progress = false};
+  const lf::PretrainerOptions options{.steps = a.warmup + a.steps,
+                                      .batch = a.batch,
+                                      .size = a.size,
+                                      .bf16 = true,
+                                      .channels_last = channels_last,
+                                      .cudnn_benchmark = true,
+                                      .sync_every = 10,
+                                      .device = a.device,
+                                      .prefetch = 4,
+                                      .decode_workers = workers,
+                                      .progress = false};
   lf::Pretrainer trainer{std::move(source), std::move(sampler), std::move(objective), options};
   trainer.run(a.warmup);  // cuDNN picks its algorithms, the allocator fills its cache
   const auto r = trainer.run();
@@ -113,8 +131,8 @@ void bench(const char* name, const Args& a, Source source, const char* source_na
       "\"frames\":%lld,\"size\":%lld,\"batch\":%lld,"
       "\"bf16\":%s,\"steps\":%lld,\"clips_per_s\":%.2f,\"step_s\":%.4f,\"data_wait_share\":%.4f,\"loss\":%.4f}\n",
       name, a.device.c_str(), source_name, videos, workers, static_cast<long long>(a.frames), static_cast<long long>(a.size),
-      static_cast<long long>(a.batch), a.device.starts_with("cuda") ? "true" : "false", static_cast<long long>(ran), r.clips_per_s, ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0,
-      r.data_wait_share, r.losses.empty() ? 0.0 : r.losses.back());
+      static_cast<long long>(a.batch), a.device.starts_with("cuda") ? "true" : "false", static_cast<long long>(ran), r.clips_per_s,
+      ran > 0 ? r.seconds / static_cast<double>(ran) : 0.0, r.data_wait_share, r.losses.empty() ? 0.0 : r.losses.back());
   std::fflush(stdout);
 }
 
@@ -125,7 +143,8 @@ void bench_on_any_source(const char* name, const Args& a, Objective objective, b
     // Decoded straight to the short side (swscale), as `longform pretrain --videos` does: one
     // FFmpeg thread per decode worker, frame threads when there is one worker.
     const lf::ThreadBudget budget = lf::ThreadBudget::plan();
-    const lf::ReaderOptions reader{.threads = budget.decoder_threads(a.workers > 0 ? static_cast<int>(a.workers) : budget.workers), .short_side = a.size};
+    const lf::ReaderOptions reader{.threads = budget.decoder_threads(a.workers > 0 ? static_cast<int>(a.workers) : budget.workers),
+                                   .short_side = a.size};
     bench(name, a, lf::VideoList::from_path(a.videos, reader), "videos", std::move(objective), channels_last);
     return;
   }

@@ -61,12 +61,18 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char* v = argv[i + 1];
-    if (!std::strcmp(argv[i], "--steps")) o.steps = std::atoll(v);
-    else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(v, nullptr, 10);
-    else if (!std::strcmp(argv[i], "--lr")) o.lr = std::atof(v);
-    else if (!std::strcmp(argv[i], "--warmup")) o.warmup_steps = std::atoll(v);
-    else if (!std::strcmp(argv[i], "--mask-ratio")) mask_ratio = std::atof(v);
-    else if (!std::strcmp(argv[i], "--batch")) o.batch = std::atoll(v);
+    if (!std::strcmp(argv[i], "--steps"))
+      o.steps = std::atoll(v);
+    else if (!std::strcmp(argv[i], "--seed"))
+      seed = std::strtoull(v, nullptr, 10);
+    else if (!std::strcmp(argv[i], "--lr"))
+      o.lr = std::atof(v);
+    else if (!std::strcmp(argv[i], "--warmup"))
+      o.warmup_steps = std::atoll(v);
+    else if (!std::strcmp(argv[i], "--mask-ratio"))
+      mask_ratio = std::atof(v);
+    else if (!std::strcmp(argv[i], "--batch"))
+      o.batch = std::atoll(v);
     else {
       std::fprintf(stderr, "bench_videomae_peer: unknown option %s\n", argv[i]);
       return 2;
@@ -83,14 +89,14 @@ int main(int argc, char** argv) {
     using Sequential = longform::SequentialSampler<longform::Frames<dynamic>, longform::Stride<dynamic>, longform::Hop<dynamic>>;
     Sequential sampler(longform::Frames<dynamic>{8}, longform::Stride<dynamic>{2}, longform::Hop<dynamic>{0},
                        {.seed = seed, .epochs = 0});  // endless: the step count ends the run
-    RecordedVideoMAE objective{
-        longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = mask_ratio, .seed = seed},
-                                               longform::VideoViT(longform::vit_tiny())),
-        longform::WarmupCosine::of(o), stdout};
-    std::fprintf(stdout, "{\"steps\": %lld, \"batch\": %lld, \"lr\": %g, \"warmup\": %lld, \"mask_ratio\": %g, \"seed\": %llu, "
+    RecordedVideoMAE objective{longform::VideoMAE<longform::VideoViT>(longform::VideoMAEOptions{.mask_ratio = mask_ratio, .seed = seed},
+                                                                      longform::VideoViT(longform::vit_tiny())),
+                               longform::WarmupCosine::of(o), stdout};
+    std::fprintf(stdout,
+                 "{\"steps\": %lld, \"batch\": %lld, \"lr\": %g, \"warmup\": %lld, \"mask_ratio\": %g, \"seed\": %llu, "
                  "\"weight_decay\": %g, \"beta1\": %g, \"beta2\": %g}\n",
-                 static_cast<long long>(o.steps), static_cast<long long>(o.batch), o.lr, static_cast<long long>(o.warmup_steps),
-                 mask_ratio, static_cast<unsigned long long>(seed), o.weight_decay, o.beta1, o.beta2);
+                 static_cast<long long>(o.steps), static_cast<long long>(o.batch), o.lr, static_cast<long long>(o.warmup_steps), mask_ratio,
+                 static_cast<unsigned long long>(seed), o.weight_decay, o.beta1, o.beta2);
     std::fflush(stdout);
     longform::Pretrainer<Sequential, RecordedVideoMAE, longform::SyntheticStream> trainer(std::move(streams), std::move(sampler),
                                                                                           std::move(objective), o);

@@ -13,8 +13,7 @@
 #include <longform/source/synthetic_video.hpp>
 
 int main(int argc, char** argv) {
-  const auto path = argc > 1 ? std::filesystem::path(argv[1])
-                             : std::filesystem::temp_directory_path() / "longform_demo.mp4";
+  const auto path = argc > 1 ? std::filesystem::path(argv[1]) : std::filesystem::temp_directory_path() / "longform_demo.mp4";
   {  // 20 s of moving shapes at 25 fps
     longform::SyntheticVideo synthetic({.seed = 1, .frames = 500, .width = 320, .height = 240});
     auto frames = synthetic.open(0);
@@ -23,15 +22,13 @@ int main(int argc, char** argv) {
   }
   longform::VideoReader reader(path.string(), {.threads = 2, .width = 224, .height = 224});
   const auto& info = reader.info();
-  std::printf("%s: %lldx%lld, %lld/%lld fps, %.2f s, %s, ~%lld frames\n", info.path.c_str(),
-              static_cast<long long>(info.width), static_cast<long long>(info.height),
-              static_cast<long long>(info.fps.num), static_cast<long long>(info.fps.den), info.duration,
+  std::printf("%s: %lldx%lld, %lld/%lld fps, %.2f s, %s, ~%lld frames\n", info.path.c_str(), static_cast<long long>(info.width),
+              static_cast<long long>(info.height), static_cast<long long>(info.fps.num), static_cast<long long>(info.fps.den), info.duration,
               info.codec.c_str(), static_cast<long long>(info.frame_count));
 
   constexpr int T = 8, stride = 4;
   int clip = 0;
-  for (auto&& frames : longform::frames(reader) | ranges::views::stride(stride) | ranges::views::chunk(T) |
-                           ranges::views::take(5)) {
+  for (auto&& frames : longform::frames(reader) | ranges::views::stride(stride) | ranges::views::chunk(T) | ranges::views::take(5)) {
     std::printf("clip %d: frames", clip++);
     double first = -1, last = 0;
     for (const longform::Frame& f : frames) {

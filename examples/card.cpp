@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   auto arg = [&](int i, std::int64_t fallback) -> std::int64_t { return argc > i ? std::atoll(argv[i]) : fallback; };
 
   Pretrainer<SequentialSampler<Stride<8>>, MoCo<X3DM>> trainer(VideoList::from_path(argv[1]),
-                                                                {.steps = arg(2, 100), .batch = arg(3, 8), .size = arg(4, 112)});
+                                                               {.steps = arg(2, 100), .batch = arg(3, 8), .size = arg(4, 112)});
   const PretrainReport report = trainer.run();
   for (std::size_t i = 0; i < report.losses.size(); ++i) std::printf("step %zu: loss %.4f\n", i + 1, report.losses[i]);
   return report.losses.empty() ? 1 : 0;

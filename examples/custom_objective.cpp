@@ -23,16 +23,15 @@ namespace nn = torch::nn;
 struct SimSiamNet : nn::Module {
   explicit SimSiamNet(longform::X3DOptions o)
       : encoder(register_module("encoder", longform::X3D(o))),
-        projector(register_module("projector", nn::Sequential(nn::Linear(o.head_dim_out, 64), nn::BatchNorm1d(64),
-                                                               nn::ReLU(), nn::Linear(64, 32)))),
+        projector(register_module("projector", nn::Sequential(nn::Linear(o.head_dim_out, 64), nn::BatchNorm1d(64), nn::ReLU(), nn::Linear(64, 32)))),
         predictor(register_module("predictor", nn::Sequential(nn::Linear(32, 16), nn::ReLU(), nn::Linear(16, 32)))) {}
   longform::X3D encoder;
   nn::Sequential projector, predictor;
 };
 
 inline auto make_view(std::uint64_t seed) {
-  return longform::RandomResizedCrop{.height = 32, .width = 32, .scale = {0.3, 1.0}, .seed = seed} |
-         longform::HorizontalFlip{.seed = seed + 1} | longform::Standardize{};
+  return longform::RandomResizedCrop{.height = 32, .width = 32, .scale = {0.3, 1.0}, .seed = seed} | longform::HorizontalFlip{.seed = seed + 1} |
+         longform::Standardize{};
 }
 
 struct SimSiam {

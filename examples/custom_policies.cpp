@@ -30,7 +30,9 @@ struct AdamWNoDecayOnNorms {
   std::unique_ptr<torch::optim::Optimizer> build(std::vector<at::Tensor> params, const PretrainerOptions& o) const {
     std::vector<at::Tensor> decayed, kept;
     for (auto& p : params) (p.dim() > 1 ? decayed : kept).push_back(p);
-    auto adamw = [&](double weight_decay) { return torch::optim::AdamWOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)).weight_decay(weight_decay); };
+    auto adamw = [&](double weight_decay) {
+      return torch::optim::AdamWOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)).weight_decay(weight_decay);
+    };
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(adamw(o.weight_decay)));
     groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(adamw(0.0)));

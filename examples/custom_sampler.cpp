@@ -24,7 +24,7 @@ class ReverseTime {
     const std::int64_t span = (frames_ - 1) * stride_ + 1;
     while (video_ < static_cast<std::int64_t>(ctx.size())) {
       const std::int64_t n = ctx.meta(static_cast<std::size_t>(video_)).frames;  // exact for seekable sources
-      const std::int64_t last = n - 1 - j_ * span;  // clip j ends here and reaches back `span` frames
+      const std::int64_t last = n - 1 - j_ * span;                               // clip j ends here and reaches back `span` frames
       if (last - span + 1 >= 0) {
         longform::Clip clip;
         clip.video = static_cast<std::size_t>(video_);
@@ -54,8 +54,8 @@ static_assert(longform::ClipSampler<ReverseTime>);
 int main() {
   namespace views = longform::views;
   const longform::SyntheticVideo source({.videos = 2, .frames = 120, .width = 64, .height = 48});
-  auto batches = source | views::sample(ReverseTime(8, 2)) |
-                 views::transform(longform::Resize{{}, 32, 32} | longform::Standardize{}) | views::batch(4) | views::prefetch(2);
+  auto batches = source | views::sample(ReverseTime(8, 2)) | views::transform(longform::Resize{{}, 32, 32} | longform::Standardize{}) |
+                 views::batch(4) | views::prefetch(2);
   int n = 0;
   longform::SamplerState after_second;
   for (const longform::ClipBatch& b : batches) {

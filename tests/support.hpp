@@ -57,8 +57,8 @@ inline std::vector<std::string> lines_of(const std::string& command) {
 
 /// ffprobe's value of one entry of the first video stream, e.g. `probe(path, "stream=width")`.
 inline std::string probe(const std::string& path, const std::string& entry, const std::string& extra = "") {
-  auto lines = lines_of("ffprobe -v error -select_streams v:0 " + extra + " -show_entries " + entry +
-                        " -of default=noprint_wrappers=1:nokey=1 '" + path + "'");
+  auto lines = lines_of("ffprobe -v error -select_streams v:0 " + extra + " -show_entries " + entry + " -of default=noprint_wrappers=1:nokey=1 '" +
+                        path + "'");
   return lines.empty() ? std::string() : lines.front();
 }
 
@@ -75,8 +75,7 @@ inline std::string md5_hex(const at::Tensor& t) {
 /// The per-frame MD5s that `ffmpeg [input_options] -i path -f framemd5 -pix_fmt rgb24` prints, in order.
 inline std::vector<std::string> ffmpeg_framemd5(const std::string& path, const std::string& input_options = "") {
   std::vector<std::string> md5s;
-  for (const auto& line : lines_of("ffmpeg -nostdin -v error " + input_options + " -i '" + path +
-                                   "' -map 0:v:0 -f framemd5 -pix_fmt rgb24 -")) {
+  for (const auto& line : lines_of("ffmpeg -nostdin -v error " + input_options + " -i '" + path + "' -map 0:v:0 -f framemd5 -pix_fmt rgb24 -")) {
     if (line.empty() || line.front() == '#') continue;
     md5s.push_back(line.substr(line.find_last_of(' ') + 1));
   }

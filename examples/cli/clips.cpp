@@ -46,11 +46,10 @@ struct ClipsArgs {
   std::uint64_t seed = 0;
   bool no_shuffle = false, decode = false;
   std::int64_t size = 224, batch = 8, prefetch = 4, threads = 0;
-  int workers = 0;            // --decode-workers; 0: the thread budget's
+  int workers = 0;                    // --decode-workers; 0: the thread budget's
   std::string decode_device = "cpu";  // --decode-device: cpu, cuda, cuda:N (NVDEC; CPU if unavailable)
-  bool forward_only = false;  // an input is standard input, a pipe or a live URL
+  bool forward_only = false;          // an input is standard input, a pipe or a live URL
 };
-
 
 // The command's inputs: each argument a video, or a folder whose videos (by extension) are taken
 // in sorted order. A folder without videos is skipped like a bad video.
@@ -79,8 +78,8 @@ void report_clipless(const ClipsArgs& a, const longform::VideoList& source, cons
   const auto span = (a.frames - 1) * a.stride + 1;
   for (std::size_t v = 0; v < source.size(); ++v) {
     if (gave.contains(v) || skipped.contains(source.name(v))) continue;
-    skipped.skip(source.name(v), "gave no clip: shorter than one clip (" + std::to_string(a.frames) + " frames " +
-                                     std::to_string(a.stride) + " apart span " + std::to_string(span) + " frames)");
+    skipped.skip(source.name(v), "gave no clip: shorter than one clip (" + std::to_string(a.frames) + " frames " + std::to_string(a.stride) +
+                                     " apart span " + std::to_string(span) + " frames)");
   }
 }
 
@@ -173,12 +172,16 @@ void run(const ClipsArgs& a) {
   // orientation; the center crop then always fits.
   // --decode-device cuda: NVDEC, CUDA frames and clips; CPU decoding where it cannot run (one line on stderr).
   const std::string device = cli::decode_device(a.decode_device, "clips", videos.empty() ? std::nullopt : std::optional(videos.front()));
-  const VideoList source(videos, {.threads = budget.decoder_threads(args.workers),
-                                  .short_side = a.decode ? a.size : 0,
-                                  .device = device});
-  AnySampler sampler = cli::make_sampler(a.sampler, {.frames = a.frames, .stride = a.stride, .hop = a.hop, .segment_seconds = a.segment_seconds,
-                                                      .shuffle_frames = !a.no_shuffle, .streams = a.streams, .capacity = a.capacity,
-                                                      .seed = a.seed, .epochs = a.epochs});
+  const VideoList source(videos, {.threads = budget.decoder_threads(args.workers), .short_side = a.decode ? a.size : 0, .device = device});
+  AnySampler sampler = cli::make_sampler(a.sampler, {.frames = a.frames,
+                                                     .stride = a.stride,
+                                                     .hop = a.hop,
+                                                     .segment_seconds = a.segment_seconds,
+                                                     .shuffle_frames = !a.no_shuffle,
+                                                     .streams = a.streams,
+                                                     .capacity = a.capacity,
+                                                     .seed = a.seed,
+                                                     .epochs = a.epochs});
   const auto telemetry = std::make_shared<Telemetry>();
   try {
     if (a.decode) {
@@ -200,12 +203,12 @@ void add_clips_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("clips", "Clips a sampler takes from videos (JSON lines); --decode runs the whole pipeline");
   cmd->add_option("videos", a->videos, "Video files, or folders of them (scanned); bad ones and those too short for a clip are skipped and named")
       ->required();
-  cmd->add_option("--sampler", a->sampler, "Clip sampler")
-      ->check(CLI::IsMember(names_of(longform::cli::samplers())))
-      ->capture_default_str();
+  cmd->add_option("--sampler", a->sampler, "Clip sampler")->check(CLI::IsMember(names_of(longform::cli::samplers())))->capture_default_str();
   cmd->add_option("--frames", a->frames, "T, frames per clip")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--stride", a->stride, "τ, step between a clip's frames")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--hop", a->hop, "h, step between sequential clip starts; 0 = back to back (T·τ)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--hop", a->hop, "h, step between sequential clip starts; 0 = back to back (T·τ)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--segment-seconds", a->segment_seconds, "random: segment length in seconds")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--no-shuffle", a->no_shuffle, "random: keep frames in temporal order");
   cmd->add_option("--streams", a->streams, "multistream: B parallel streams")->check(CLI::PositiveNumber)->capture_default_str();
@@ -214,7 +217,9 @@ void add_clips_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "sampler seed")->capture_default_str();
   cmd->add_option("--limit", a->limit, "stop after this many clips; 0 = no limit")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_flag("--decode", a->decode, "run the pipeline: decode, crop, standardize, batch, prefetch; print throughput");
-  cmd->add_option("--size", a->size, "--decode: clips are size×size (short side scaled at decode, center crop)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--size", a->size, "--decode: clips are size×size (short side scaled at decode, center crop)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--batch", a->batch, "--decode: clips per batch")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--prefetch", a->prefetch, "--decode: batches decoded ahead")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", a->threads, "--decode: cores to use (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -40,7 +40,8 @@ void run_export(const ExportArgs& a) {
       }
     }
     if (sd.is_empty())
-      throw longform::checkpoint_error(a.weights, "no encoder in this training checkpoint (none of encoder_q, student, encoder; name one with --encoder)");
+      throw longform::checkpoint_error(a.weights,
+                                       "no encoder in this training checkpoint (none of encoder_q, student, encoder; name one with --encoder)");
   } else {
     sd = longform::strip_prefix(model, encoder + ".");
     if (sd.is_empty()) throw longform::checkpoint_error(a.weights, "the training checkpoint has no submodule '" + encoder + "'");
@@ -77,7 +78,8 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "The state dict to write (torch.load(OUT, weights_only=True) reads it)")->required();
   cmd->add_option("--encoder", a->encoder, "The objective's submodule: auto (encoder_q, student, encoder: the first present) or a name")
       ->capture_default_str();
-  cmd->add_option("--naming", a->naming, "Key names: auto (X3D: pytorchvideo; ViT: hf), pytorchvideo, hf (transformers VideoMAEModel), videomae (MCG-NJU)")
+  cmd->add_option("--naming", a->naming,
+                  "Key names: auto (X3D: pytorchvideo; ViT: hf), pytorchvideo, hf (transformers VideoMAEModel), videomae (MCG-NJU)")
       ->check(CLI::IsMember({"auto", "pytorchvideo", "hf", "videomae"}))
       ->capture_default_str();
   cmd->callback([a] { run_export(*a); });

@@ -83,7 +83,8 @@ void select_weight_decay(longform::LinearProbeOptions& o, const longform::Action
   const auto choice = longform::select_weight_decay(train_x.flatten(0, 1), train_y, classes, held_views, o);
   o.weight_decay = choice.weight_decay;
   nlohmann::json tried = nlohmann::json::array();
-  for (std::size_t i = 0; i < choice.candidates.size(); ++i) tried.push_back({{"weight_decay", choice.candidates[i]}, {"top1", choice.holdout_top1[i]}});
+  for (std::size_t i = 0; i < choice.candidates.size(); ++i)
+    tried.push_back({{"weight_decay", choice.candidates[i]}, {"top1", choice.holdout_top1[i]}});
   info["weight_decay_holdout"] = tried;
   info["holdout_videos"] = held_count;
 }
@@ -93,8 +94,7 @@ void select_weight_decay(longform::LinearProbeOptions& o, const longform::Action
 // protocols leave the test views' features in `test_features` (for the motion share).
 template <class Encoder>
 at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
-                        const longform::ActionClips& train, const longform::ActionClips& test, nlohmann::json& info,
-                        at::Tensor& test_features) {
+                        const longform::ActionClips& train, const longform::ActionClips& test, nlohmann::json& info, at::Tensor& test_features) {
   const auto classes = static_cast<std::int64_t>(split.num_classes());
   const c10::Device device(a.device);
   if (a.protocol == "finetune") {
@@ -140,10 +140,9 @@ at::Tensor run_protocol(Encoder encoder, std::int64_t feature_dim, const Finetun
 // The protocol, then what was asked of the encoder it evaluated (fine-tuned or frozen): its
 // state dict saved, its motion share measured on the test views.
 template <class Encoder>
-at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split,
-                    nlohmann::json& info) {
-  const longform::ActionClipOptions clip_options{.frames = a.frames, .stride = a.stride, .size = a.size, .clips = a.clips,
-                                                 .crops = a.crops, .flip = a.flip};
+at::Tensor evaluate(Encoder encoder, std::int64_t feature_dim, const FinetuneArgs& a, const longform::ActionSplit& split, nlohmann::json& info) {
+  const longform::ActionClipOptions clip_options{
+      .frames = a.frames, .stride = a.stride, .size = a.size, .clips = a.clips, .crops = a.crops, .flip = a.flip};
   const longform::ActionClips train(split.train, clip_options), test(split.test, clip_options);
   Encoder evaluated = encoder;  // a holder: shares the module the protocol trains or reads
   at::Tensor test_features;
@@ -170,7 +169,7 @@ nlohmann::json metrics_json(const longform::ClassificationMetrics& m, const std:
     e["accuracy"] = m.class_count[j] > 0 ? nlohmann::json(m.per_class[j]) : nlohmann::json(nullptr);
     per_class.push_back(std::move(e));
   }
-  return {{"count", m.count},        {"top1", m.top1}, {"top5", m.top5}, {"mean_class_accuracy", m.mean_class_accuracy},
+  return {{"count", m.count},       {"top1", m.top1},          {"top5", m.top5}, {"mean_class_accuracy", m.mean_class_accuracy},
           {"per_class", per_class}, {"confusion", m.confusion}};
 }
 
@@ -179,7 +178,8 @@ void write_tensorboard(const std::string& dir, const nlohmann::json& r) {
   longform::TensorBoard board(dir);
   const std::int64_t epochs = r.value("epochs", std::int64_t{0});
   if (r.contains("train_losses")) {
-    for (std::size_t e = 0; e < r["train_losses"].size(); ++e) board.scalar("finetune/train_loss", static_cast<std::int64_t>(e + 1), r["train_losses"][e].get<double>());
+    for (std::size_t e = 0; e < r["train_losses"].size(); ++e)
+      board.scalar("finetune/train_loss", static_cast<std::int64_t>(e + 1), r["train_losses"][e].get<double>());
   } else if (r.contains("train_loss")) {
     board.scalar("finetune/train_loss", epochs, r["train_loss"].get<double>());
   }
@@ -212,18 +212,31 @@ std::string longform::cli::synthetic_actions_root(const std::string& root) {
 
 nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
   const auto started = std::chrono::steady_clock::now();
-  if (!a.save.empty() && a.protocol != "finetune") throw longform::config_error("finetune: --save needs --protocol finetune (the other protocols train no encoder)");
+  if (!a.save.empty() && a.protocol != "finetune")
+    throw longform::config_error("finetune: --save needs --protocol finetune (the other protocols train no encoder)");
   // Decoding runs on this thread between forward passes: all cores go to LibTorch.
   at::set_num_threads(a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   longform::ActionSplit split = load_split(a);
   longform::cli::SkippedInputs skipped;
   split.train = readable(split.train, skipped);
   split.test = readable(split.test, skipped);
-  if (split.train.empty() || split.test.empty()) skipped.finish(false, std::string("finetune: no readable ") + (split.train.empty() ? "training" : "test") + " video");
-  nlohmann::json info{{"dataset", a.dataset}, {"split", a.split}, {"protocol", a.protocol}, {"arch", a.arch},
-                      {"weights", a.weights}, {"frames", a.frames}, {"stride", a.stride}, {"size", a.size},
-                      {"clips", a.clips},     {"crops", a.crops},   {"seed", a.seed},     {"classes", split.num_classes()},
-                      {"train_videos", split.train.size()}, {"test_videos", split.test.size()}, {"skipped", skipped.json()}};
+  if (split.train.empty() || split.test.empty())
+    skipped.finish(false, std::string("finetune: no readable ") + (split.train.empty() ? "training" : "test") + " video");
+  nlohmann::json info{{"dataset", a.dataset},
+                      {"split", a.split},
+                      {"protocol", a.protocol},
+                      {"arch", a.arch},
+                      {"weights", a.weights},
+                      {"frames", a.frames},
+                      {"stride", a.stride},
+                      {"size", a.size},
+                      {"clips", a.clips},
+                      {"crops", a.crops},
+                      {"seed", a.seed},
+                      {"classes", split.num_classes()},
+                      {"train_videos", split.train.size()},
+                      {"test_videos", split.test.size()},
+                      {"skipped", skipped.json()}};
   at::manual_seed(a.seed);  // a random-init encoder is this seed's
   at::Tensor scores;
   if (const auto x3d = longform::cli::x3d_preset(a.arch, a.frames, a.size)) {
@@ -265,12 +278,12 @@ void add_finetune_command(CLI::App& app) {
       ->check(CLI::IsMember({"ucf101", "hmdb51", "folder", "csv", "synthetic"}))
       ->capture_default_str();
   cmd->add_option("--root", a->root, "Data set root (videos; synthetic: where to write it, default ~/.cache/longform/synthetic-actions-2)");
-  cmd->add_option("--lists", a->lists, "Folder of the official split files (default: ROOT/ucfTrainTestlist or ROOT/testTrainMulti_7030_splits, else ROOT)");
+  cmd->add_option("--lists", a->lists,
+                  "Folder of the official split files (default: ROOT/ucfTrainTestlist or ROOT/testTrainMulti_7030_splits, else ROOT)");
   cmd->add_option("--train-list", a->train_list, "csv: training list, lines '<path>,<class name>'");
   cmd->add_option("--test-list", a->test_list, "csv: test list");
   cmd->add_option("--split", a->split, "Official split (1-3)")->check(CLI::Range(1, 3))->capture_default_str();
-  cmd->add_option("--weights", a->weights, "A `longform pretrain` checkpoint or a backbone state dict (none: random init)")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("--weights", a->weights, "A `longform pretrain` checkpoint or a backbone state dict (none: random init)")->check(CLI::ExistingFile);
   cmd->add_option("--arch", a->arch, "Backbone")->check(CLI::IsMember(longform::cli::arch_names()))->capture_default_str();
   cmd->add_option("--protocol", a->protocol, "finetune | linear | knn")->check(CLI::IsMember({"finetune", "linear", "knn"}))->capture_default_str();
   cmd->add_option("--frames", a->frames, "T, frames per clip")->check(CLI::PositiveNumber)->capture_default_str();
@@ -296,10 +309,11 @@ void add_finetune_command(CLI::App& app) {
                 "Also measure how far the evaluated encoder's features move when the test clips stop moving (results JSON: motion_share)");
   cmd->callback([a] {
     const auto r = longform::cli::run_finetune(*a);
-    nlohmann::json line{{"dataset", r["dataset"]}, {"split", r["split"]},   {"protocol", r["protocol"]}, {"weights", r["weights"]},
-                        {"loaded", r["loaded"]},   {"top1", r["top1"]},     {"top5", r["top5"]},
-                        {"mean_class_accuracy", r["metrics"]["mean_class_accuracy"]}, {"seconds", r["seconds"]},
-                        {"skipped", r["skipped"]}};
+    nlohmann::json line{{"dataset", r["dataset"]},   {"split", r["split"]},
+                        {"protocol", r["protocol"]}, {"weights", r["weights"]},
+                        {"loaded", r["loaded"]},     {"top1", r["top1"]},
+                        {"top5", r["top5"]},         {"mean_class_accuracy", r["metrics"]["mean_class_accuracy"]},
+                        {"seconds", r["seconds"]},   {"skipped", r["skipped"]}};
     if (r.contains("motion_share")) line["motion_share"] = r["motion_share"]["share"];
     std::printf("%s\n", line.dump().c_str());
     longform::cli::exit_status_from(r["skipped"]);

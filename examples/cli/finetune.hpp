@@ -41,5 +41,5 @@ std::string synthetic_actions_root(const std::string& root);
 }  // namespace longform::cli
 
 // What a grid's "eval" object sets (reproduce.cpp); the encoder, seed and output are each cell's own.
-LONGFORM_REFLECT(longform::cli::FinetuneArgs, dataset, root, lists, train_list, test_list, split, protocol, frames, stride, size, clips,
-                 crops, epochs, batch, lr, weight_decay, k, temperature, flip, motion_share, threads, device);
+LONGFORM_REFLECT(longform::cli::FinetuneArgs, dataset, root, lists, train_list, test_list, split, protocol, frames, stride, size, clips, crops,
+                 epochs, batch, lr, weight_decay, k, temperature, flip, motion_share, threads, device);

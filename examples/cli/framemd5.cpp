@@ -33,9 +33,8 @@ void add_framemd5_command(CLI::App& app) {
     longform::VideoReader reader(*path);
     std::printf("#format: frame index, pts, pts_time, size, md5 (rgb24)\n");
     while (auto frame = reader.next()) {
-      std::printf("%lld, %lld, %.6f, %lld, %s\n", static_cast<long long>(frame->index),
-                  static_cast<long long>(frame->pts), frame->seconds, static_cast<long long>(frame->rgb.numel()),
-                  md5_hex(frame->rgb).c_str());
+      std::printf("%lld, %lld, %.6f, %lld, %s\n", static_cast<long long>(frame->index), static_cast<long long>(frame->pts), frame->seconds,
+                  static_cast<long long>(frame->rgb.numel()), md5_hex(frame->rgb).c_str());
     }
   });
 }

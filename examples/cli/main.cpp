@@ -31,14 +31,16 @@ int fail(std::string message) {
 
 int main(int argc, char** argv) {
   longform::retain_freed_memory();  // each training step reuses the last one's host memory
-  const char* exit_status = "Exit status: 0 done; 1 error (one line on stderr); 2 bad command line; 3 done, but some inputs\n"
-                            "were skipped (each named on stderr as 'longform: skipped PATH: REASON' and listed in the summary's \"skipped\").";
+  const char* exit_status =
+      "Exit status: 0 done; 1 error (one line on stderr); 2 bad command line; 3 done, but some inputs\n"
+      "were skipped (each named on stderr as 'longform: skipped PATH: REASON' and listed in the summary's \"skipped\").";
   CLI::App app{"longform: online self-supervised pre-training from long-form videos"};
   app.footer(exit_status);
   app.require_subcommand(1);
   app.fallthrough();  // --verbose also after the subcommand
-  app.add_flag_callback("--verbose", [] { longform::set_ffmpeg_log_level(longform::FfmpegLogLevel::warning); },
-                        "Show FFmpeg's warnings and errors (hidden by default: bad input is reported by longform itself)");
+  app.add_flag_callback(
+      "--verbose", [] { longform::set_ffmpeg_log_level(longform::FfmpegLogLevel::warning); },
+      "Show FFmpeg's warnings and errors (hidden by default: bad input is reported by longform itself)");
   add_info_command(app);
   add_framemd5_command(app);
   add_clips_command(app);

@@ -41,24 +41,21 @@ template <class Model>
 void run(Model model, const ModelArgs& a, std::int64_t frames, std::int64_t size) {
   model->eval();
   std::printf("arch        %s\n", a.arch.c_str());
-  std::printf("input       1x3x%lldx%lldx%lld\n", static_cast<long long>(frames), static_cast<long long>(size),
-              static_cast<long long>(size));
+  std::printf("input       1x3x%lldx%lldx%lld\n", static_cast<long long>(frames), static_cast<long long>(size), static_cast<long long>(size));
   if (!a.weights.empty()) {
     const longform::CheckpointOptions options{
-        .entry = a.entry,
-        .prefix = a.prefix,
-        .naming = a.hugging_face ? longform::KeyNaming::hugging_face : longform::KeyNaming::native};
+        .entry = a.entry, .prefix = a.prefix, .naming = a.hugging_face ? longform::KeyNaming::hugging_face : longform::KeyNaming::native};
     longform::load_checkpoint(*model, a.weights, options);  // throws, naming the file, on any mismatch
-    std::printf("weights     %s: %zu tensors loaded, keys and shapes match\n", a.weights.c_str(),
-                longform::state_dict(*model).size());
+    std::printf("weights     %s: %zu tensors loaded, keys and shapes match\n", a.weights.c_str(), longform::state_dict(*model).size());
   }
   if (a.summary) {
     std::printf("parameters  %s\n", grouped(longform::count_parameters(*model)).c_str());
     std::printf("state dict  %zu entries\n", longform::state_dict(*model).size());
     const auto macs = longform::count_macs(model, frames, size);
-    std::printf("MACs        %s (%.3f G; 1 MAC = 1 multiply-add over conv/linear/matmul/attention,\n"
-                "            what fvcore and the X3D paper call FLOPs)\n",
-                grouped(macs).c_str(), static_cast<double>(macs) / 1e9);
+    std::printf(
+        "MACs        %s (%.3f G; 1 MAC = 1 multiply-add over conv/linear/matmul/attention,\n"
+        "            what fvcore and the X3D paper call FLOPs)\n",
+        grouped(macs).c_str(), static_cast<double>(macs) / 1e9);
     std::printf("threads     %d\n", at::get_num_threads());
   }
 }
@@ -84,12 +81,9 @@ void run_model(const ModelArgs& a) {
 void add_model_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("model", "Build a backbone; print its size and multiply-adds, or validate a checkpoint");
   auto a = std::make_shared<ModelArgs>();
-  cmd->add_option("--arch", a->arch, "Backbone")
-      ->required()
-      ->check(CLI::IsMember(longform::cli::arch_names()));
+  cmd->add_option("--arch", a->arch, "Backbone")->required()->check(CLI::IsMember(longform::cli::arch_names()));
   cmd->add_flag("--summary", a->summary, "Print parameter count and multiply-adds for one clip");
-  cmd->add_option("--frames", a->frames, "Clip length T (default: the model's; X3D fixes its head pool to it)")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--frames", a->frames, "Clip length T (default: the model's; X3D fixes its head pool to it)")->check(CLI::PositiveNumber);
   cmd->add_option("--size", a->size, "Clip height = width (default: the model's)")->check(CLI::PositiveNumber);
   cmd->add_option("--weights", a->weights, "torch.save checkpoint to load strictly (PyTorchVideo, VideoMAE)");
   cmd->add_option("--prefix", a->prefix, "Load only keys under this prefix, stripped (VideoMAE pre-training: encoder.)");

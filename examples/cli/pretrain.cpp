@@ -55,8 +55,13 @@ namespace {
 using longform::cli::PretrainArgs;
 
 longform::cli::SamplerArgs sampler_args(const PretrainArgs& a) {
-  return {.frames = a.frames, .stride = a.stride, .segment_seconds = a.segment_seconds, .streams = a.streams, .capacity = a.capacity,
-          .seed = a.options.seed, .epochs = 0};  // endless: the step count ends the run
+  return {.frames = a.frames,
+          .stride = a.stride,
+          .segment_seconds = a.segment_seconds,
+          .streams = a.streams,
+          .capacity = a.capacity,
+          .seed = a.options.seed,
+          .epochs = 0};  // endless: the step count ends the run
 }
 
 // --- the objectives --------------------------------------------------------------------------
@@ -78,8 +83,8 @@ longform::VideoMAE<longform::VideoViT> videomae(const PretrainArgs& a) {
 longform::MoCo<longform::X3D> moco(const PretrainArgs& a) {
   auto o = x3d_options(a);
   o.output = longform::X3DOutput::features;
-  return longform::MoCo<longform::X3D>(
-      longform::MoCoOptions{.queue_size = a.queue_size, .flip_p = a.flip_p, .seed = a.options.seed, .init = a.init}, longform::X3D(o));
+  return longform::MoCo<longform::X3D>(longform::MoCoOptions{.queue_size = a.queue_size, .flip_p = a.flip_p, .seed = a.options.seed, .init = a.init},
+                                       longform::X3D(o));
 }
 // `--distill-target features` distils the pooled features (KL of their softened distributions
 // plus their cosine): the teacher can then be any pre-trained encoder, a `longform pretrain`
@@ -91,8 +96,10 @@ longform::Distill<longform::X3D> distill(const PretrainArgs& a) {
   const bool features = a.distill_target == "features";
   if (features) o.output = longform::X3DOutput::features;
   longform::X3D teacher(o), student(o);
-  if (a.teacher.empty()) std::fprintf(stderr, "longform pretrain: no --teacher; the teacher keeps its random initialisation (smoke test)\n");
-  else longform::load_pretrained(*teacher, a.teacher);  // a state dict, a .pyth, or a training checkpoint's encoder
+  if (a.teacher.empty())
+    std::fprintf(stderr, "longform pretrain: no --teacher; the teacher keeps its random initialisation (smoke test)\n");
+  else
+    longform::load_pretrained(*teacher, a.teacher);  // a state dict, a .pyth, or a training checkpoint's encoder
   if (!a.init.empty()) longform::load_checkpoint(*student, a.init);
   return longform::Distill<longform::X3D>(longform::DistillOptions{.feature_weight = features ? 1.0 : 0.0}, teacher, student);
 }
@@ -129,9 +136,8 @@ longform::AnySource make_source(const PretrainArgs& a, const longform::ThreadBud
   std::error_code ec;
   if (!a.videos.empty() && std::filesystem::is_regular_file(a.videos, ec) && longform::VideoList::is_video_file_name(a.videos)) probe = a.videos;
   const std::string device = longform::cli::decode_device(a.decode_device, "pretrain", probe);
-  const longform::ReaderOptions reader{.threads = budget.decoder_threads(one_reader ? 1 : budget.workers),
-                                       .short_side = a.options.size,
-                                       .device = device};
+  const longform::ReaderOptions reader{
+      .threads = budget.decoder_threads(one_reader ? 1 : budget.workers), .short_side = a.options.size, .device = device};
   if (longform::is_forward_only_input(a.videos)) {  // standard input, a pipe, a live URL: opened once
     return longform::AnySource(longform::Stream(a.videos, reader));
   }
@@ -164,8 +170,8 @@ nlohmann::json train(const PretrainArgs& a, longform::AnySource source) {
   PretrainArgs per_rank = a;
   per_rank.options.seed += static_cast<std::uint64_t>(a.rank);
   longform::Pretrainer<longform::AnySampler, longform::AnyObjective, longform::AnySource> trainer(
-      std::move(source), longform::cli::make_sampler(a.sampler, sampler_args(a)),
-      longform::cli::find_named(methods(), a.method, "method")(per_rank), a.options);
+      std::move(source), longform::cli::make_sampler(a.sampler, sampler_args(a)), longform::cli::find_named(methods(), a.method, "method")(per_rank),
+      a.options);
   if (!a.tensorboard.empty()) trainer.observe(longform::TensorBoard(a.tensorboard));
   const auto r = trainer.run(a.stop_at);
   if (trainer.rank() != 0) return nullptr;  // one summary per job
@@ -219,8 +225,8 @@ nlohmann::json longform::cli::run_pretrain(PretrainArgs a) {
   // N processes on one machine share its cores unless --threads says otherwise.
   const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
   const int sharing = env ? std::max(1, local_world ? std::atoi(local_world) : env->world_size) : 1;
-  const int cores = a.options.threads > 0 ? static_cast<int>(a.options.threads)
-                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / sharing);
+  const int cores =
+      a.options.threads > 0 ? static_cast<int>(a.options.threads) : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / sharing);
   const longform::ThreadBudget budget = longform::ThreadBudget::plan(cores, 1);
   budget.apply();
   a.options.threads = 0;  // applied here, with the decoder share given to the source
@@ -239,10 +245,9 @@ void add_pretrain_command(CLI::App& app) {
     return opt->capture_default_str();
   };
   cmd->add_option("--method", a->method, "Objective")->check(CLI::IsMember(longform::cli::method_names()))->capture_default_str();
-  cmd->add_option("--sampler", a->sampler, "Clip sampler")
-      ->check(CLI::IsMember(names_of(longform::cli::samplers())))
-      ->capture_default_str();
-  cmd->add_option("--arch", a->arch, "Backbone: x3d_tiny|x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_tiny|vit_s|vit_b (videomae; default vit_s)")
+  cmd->add_option("--sampler", a->sampler, "Clip sampler")->check(CLI::IsMember(names_of(longform::cli::samplers())))->capture_default_str();
+  cmd->add_option("--arch", a->arch,
+                  "Backbone: x3d_tiny|x3d_xs|x3d_s|x3d_m|x3d_l (moco, distill; default x3d_m), vit_tiny|vit_s|vit_b (videomae; default vit_s)")
       ->check(CLI::IsMember(longform::cli::arch_names()));
   cmd->add_option("--videos", a->videos, "A video file, a folder of videos, a list file (one path per line), or - / pipe:N / a live URL");
   cmd->add_option("--ava", a->ava, "AVA list file (movie names; the 15-min training window of each)");
@@ -283,12 +288,14 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--tensorboard", a->tensorboard, "Also write the step metrics as TensorBoard event files in this folder");
   flag("prefetch", cmd->add_option("--prefetch", o.prefetch, "Batches prepared ahead")->check(CLI::PositiveNumber));
   flag("threads", cmd->add_option("--threads", o.threads, "Cores to use (0 = all, shared among the processes of a torchrun job on this machine)"));
-  flag("decode_workers", cmd->add_option("--decode-workers", o.decode_workers, "Decoding threads, one reader each (0 = one per core; a pipe or live stream uses 1)")
-                             ->check(CLI::NonNegativeNumber));
+  flag("decode_workers",
+       cmd->add_option("--decode-workers", o.decode_workers, "Decoding threads, one reader each (0 = one per core; a pipe or live stream uses 1)")
+           ->check(CLI::NonNegativeNumber));
   flag("distributed", cmd->add_option("--distributed", o.distributed, "Join the torchrun job of the environment (WORLD_SIZE > 1)"));
   flag("dist_timeout_s", cmd->add_option("--dist-timeout", o.dist_timeout_s, "Seconds a rank waits for the others (rendezvous, each collective)")
-                              ->check(CLI::PositiveNumber));
-  flag("dist_bucket_mib", cmd->add_option("--dist-bucket-mib", o.dist_bucket_mib, "Gradient all-reduce bucket size (MiB)")->check(CLI::PositiveNumber));
+                             ->check(CLI::PositiveNumber));
+  flag("dist_bucket_mib",
+       cmd->add_option("--dist-bucket-mib", o.dist_bucket_mib, "Gradient all-reduce bucket size (MiB)")->check(CLI::PositiveNumber));
   flag("channels_last", cmd->add_flag("--channels-last", o.channels_last, "Weights in channels-last-3d (X3D: faster on CPU, much slower on CUDA)"));
   cmd->add_option("--decode-device", a->decode_device,
                   "Where videos are decoded: cpu, or cuda / cuda:N (NVDEC: clips start on the GPU; CPU decoding, said once, where it cannot run)")

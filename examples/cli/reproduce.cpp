@@ -85,7 +85,8 @@ namespace {
 Grid read_grid(const fs::path& file) {
   Grid g;
   longform::cli::bind_json(longform::cli::read_json_file(file), file, "the config", g);
-  if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty()) refuse(file, "methods, samplers, strides and seeds must not be empty");
+  if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty())
+    refuse(file, "methods, samplers, strides and seeds must not be empty");
   for (const auto& m : g.methods) check_name(file, "method", m, known_methods);
   for (const auto& s : g.samplers) check_name(file, "sampler", s, known_samplers);
   for (const auto s : g.strides)
@@ -107,14 +108,16 @@ void check_pretrain(const PretrainArgs& a, const fs::path& file) {
     in(e.what());
   }
   if (int(a.synthetic) + int(!a.videos.empty()) + int(!a.ava.empty()) != 1) in("give exactly one of synthetic, videos, ava");
-  for (const auto& [key, path] : std::initializer_list<std::pair<const char*, std::string>>{{"videos", a.videos}, {"ava", a.ava}, {"ava_root", a.ava_root}, {"init", a.init}})
+  for (const auto& [key, path] :
+       std::initializer_list<std::pair<const char*, std::string>>{{"videos", a.videos}, {"ava", a.ava}, {"ava_root", a.ava_root}, {"init", a.init}})
     if (!path.empty() && !fs::exists(path)) in(std::string(key) + " '" + path + "' does not exist");
   if (a.method == "distill" && !a.teacher.empty() && !fs::is_regular_file(a.teacher)) in("teacher '" + a.teacher + "' is no file");
   if (a.method == "distill" && a.distill_target != "logits" && a.distill_target != "features")
     in("distill_target must be logits or features (was '" + a.distill_target + "')");
   const bool vit = a.method == "videomae";
   if (vit ? !longform::cli::vit_preset(a.arch, a.frames, a.options.size) : !longform::cli::x3d_preset(a.arch, a.frames, a.options.size))
-    in("arch '" + a.arch + "' of " + a.method + " is not " + (vit ? "a ViT (vit_tiny, vit_s, vit_b)" : "an X3D (x3d_tiny, x3d_xs, x3d_s, x3d_m, x3d_l)"));
+    in("arch '" + a.arch + "' of " + a.method + " is not " +
+       (vit ? "a ViT (vit_tiny, vit_s, vit_b)" : "an X3D (x3d_tiny, x3d_xs, x3d_s, x3d_m, x3d_l)"));
   if (a.frames <= 0 || a.queue_size <= 0 || !(a.segment_seconds > 0)) in("frames, queue_size and segment_seconds must be positive");
   if (!(a.mask_ratio > 0 && a.mask_ratio < 1)) in("mask_ratio must be in (0, 1)");
   if (!(a.flip_p >= 0 && a.flip_p <= 1)) in("flip_p must be in [0, 1]");
@@ -190,13 +193,13 @@ struct Cell {
 std::vector<Cell> plan(const Grid& g, const fs::path& file) {
   std::vector<Cell> cells;
   const auto add = [&](Cell c) {
-    c.settings = {{"method", c.method}, {"sampler", c.sampler}, {"stride", c.stride}, {"seed", c.seed}, {"arch", c.eval.arch},
-                  {"eval", settings_of(c.eval, {"threads"})}};
+    c.settings = {{"method", c.method}, {"sampler", c.sampler}, {"stride", c.stride},
+                  {"seed", c.seed},     {"arch", c.eval.arch},  {"eval", settings_of(c.eval, {"threads"})}};
     if (c.pretrain) {
       json pretrain = *c.pretrain;
       pretrain.update(json(c.pretrain->options));
-      c.settings["pretrain"] = settings_of(pretrain, {"threads", "checkpoint_every", "out_dir", "resume", "progress", "prefetch",
-                                                      "decode_workers", "dist_timeout_s"});
+      c.settings["pretrain"] =
+          settings_of(pretrain, {"threads", "checkpoint_every", "out_dir", "resume", "progress", "prefetch", "decode_workers", "dist_timeout_s"});
     }
     c.settings = json::parse(c.settings.dump());  // the types JSON reads back (unsigned, not signed), to compare with a recorded copy
     cells.push_back(std::move(c));
@@ -293,8 +296,10 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
   std::map<std::string, std::vector<double>> baselines;
   double lo = 1, hi = 0;
   for (const auto& r : rows) {
-    if (r.sampler == "random-init") baselines[r.method].push_back(r.top1);
-    else lines[r.method + " / " + r.sampler][r.stride].push_back(r.top1);
+    if (r.sampler == "random-init")
+      baselines[r.method].push_back(r.top1);
+    else
+      lines[r.method + " / " + r.sampler][r.stride].push_back(r.top1);
     lo = std::min(lo, r.top1);
     hi = std::max(hi, r.top1);
   }
@@ -302,7 +307,10 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
   hi = std::min(1.0, hi + 0.05);
   if (hi <= lo) hi = lo + 0.1;
   const double W = 640, H = 400, left = 60, right = 200, top = 30, bottom = 50;
-  const auto x_of = [&](std::size_t i) { return left + (strides.size() > 1 ? (W - left - right) * static_cast<double>(i) / static_cast<double>(strides.size() - 1) : (W - left - right) / 2); };
+  const auto x_of = [&](std::size_t i) {
+    return left +
+           (strides.size() > 1 ? (W - left - right) * static_cast<double>(i) / static_cast<double>(strides.size() - 1) : (W - left - right) / 2);
+  };
   const auto y_of = [&](double v) { return top + (H - top - bottom) * (1 - (v - lo) / (hi - lo)); };
   const auto mean = [](const std::vector<double>& v) {
     double s = 0;
@@ -310,16 +318,21 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
     return s / static_cast<double>(v.size());
   };
   static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-  std::string svg = fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">)svg", W, H);
+  std::string svg =
+      fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">)svg", W, H);
   svg += fmt::format(R"svg(<rect width="{}" height="{}" fill="white"/>)svg", W, H);
-  svg += fmt::format(R"svg(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="black"/><line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="black"/>)svg", left, top, H - bottom, W - right);
+  svg += fmt::format(R"svg(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="black"/><line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="black"/>)svg",
+                     left, top, H - bottom, W - right);
   for (int t = 0; t <= 4; ++t) {
     const double v = lo + (hi - lo) * t / 4;
-    svg += fmt::format(R"svg(<text x="{}" y="{}" text-anchor="end">{:.0f}%</text><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>)svg", left - 6, y_of(v) + 4, 100 * v, left, y_of(v), W - right, y_of(v));
+    svg += fmt::format(R"svg(<text x="{}" y="{}" text-anchor="end">{:.0f}%</text><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>)svg", left - 6,
+                       y_of(v) + 4, 100 * v, left, y_of(v), W - right, y_of(v));
   }
-  for (std::size_t i = 0; i < strides.size(); ++i) svg += fmt::format(R"svg(<text x="{}" y="{}" text-anchor="middle">{}</text>)svg", x_of(i), H - bottom + 18, strides[i]);
+  for (std::size_t i = 0; i < strides.size(); ++i)
+    svg += fmt::format(R"svg(<text x="{}" y="{}" text-anchor="middle">{}</text>)svg", x_of(i), H - bottom + 18, strides[i]);
   svg += fmt::format(R"svg(<text x="{}" y="{}" text-anchor="middle">stride τ of the pre-training clips</text>)svg", (left + W - right) / 2, H - 10);
-  svg += fmt::format(R"svg(<text x="14" y="{0}" transform="rotate(-90 14 {0})" text-anchor="middle">linear-probe top-1</text>)svg", (top + H - bottom) / 2);
+  svg += fmt::format(R"svg(<text x="14" y="{0}" transform="rotate(-90 14 {0})" text-anchor="middle">linear-probe top-1</text>)svg",
+                     (top + H - bottom) / 2);
   int c = 0;
   double legend_y = top + 10;
   for (const auto& [name, by_stride] : lines) {
@@ -332,14 +345,17 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
       svg += fmt::format(R"svg(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)svg", x_of(i), y_of(mean(it->second)), color);
     }
     const bool dashed = name.find("random") != std::string::npos;
-    svg += fmt::format(R"svg(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>)svg", points, color, dashed ? R"svg( stroke-dasharray="6 3")svg" : "");
-    svg += fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"{}/><text x="{}" y="{}">{}</text>)svg", W - right + 10, legend_y,
-                       W - right + 30, legend_y, color, dashed ? R"svg( stroke-dasharray="6 3")svg" : "", W - right + 35, legend_y + 4, name);
+    svg += fmt::format(R"svg(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>)svg", points, color,
+                       dashed ? R"svg( stroke-dasharray="6 3")svg" : "");
+    svg +=
+        fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"{}/><text x="{}" y="{}">{}</text>)svg", W - right + 10,
+                    legend_y, W - right + 30, legend_y, color, dashed ? R"svg( stroke-dasharray="6 3")svg" : "", W - right + 35, legend_y + 4, name);
     legend_y += 18;
   }
   for (const auto& [method, v] : baselines) {
-    svg += fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#999" stroke-dasharray="2 3"/><text x="{}" y="{:.1f}" fill="#666">{} random init</text>)svg", left,
-                       y_of(mean(v)), W - right, y_of(mean(v)), W - right + 10, legend_y + 4, method);
+    svg += fmt::format(
+        R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#999" stroke-dasharray="2 3"/><text x="{}" y="{:.1f}" fill="#666">{} random init</text>)svg",
+        left, y_of(mean(v)), W - right, y_of(mean(v)), W - right + 10, legend_y + 4, method);
     legend_y += 18;
   }
   svg += "</svg>\n";
@@ -375,14 +391,19 @@ void run_reproduce(const fs::path& config) {
     csv << fmt::format("{},{},{},{},{:.4f},{:.4f},{},{},{:.1f}\n", r.method, r.sampler, r.stride, r.seed, r.top1, r.top5, cell_text(r.loss, 4),
                        cell_text(r.pretrain_s, 1), r.eval_s);
   write_svg(g.out / "figure.svg", rows, g.strides);
-  std::printf("%s\n", json{{"results", (g.out / "results.csv").string()}, {"figure", (g.out / "figure.svg").string()}, {"cells", rows.size()}}.dump().c_str());
+  std::printf(
+      "%s\n",
+      json{{"results", (g.out / "results.csv").string()}, {"figure", (g.out / "figure.svg").string()}, {"cells", rows.size()}}.dump().c_str());
 }
 
 }  // namespace
 
 void add_reproduce_command(CLI::App& app) {
   auto config = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("reproduce", "The paper's grid: pre-train method x sampler x stride, evaluate each, results.csv + figure.svg (resumable)");
-  cmd->add_option("--config", *config, "JSON: out, methods, samplers, strides, seeds, pretrain {...}, eval {...}")->required()->check(CLI::ExistingFile);
+  auto* cmd =
+      app.add_subcommand("reproduce", "The paper's grid: pre-train method x sampler x stride, evaluate each, results.csv + figure.svg (resumable)");
+  cmd->add_option("--config", *config, "JSON: out, methods, samplers, strides, seeds, pretrain {...}, eval {...}")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->callback([config] { run_reproduce(*config); });
 }

@@ -20,9 +20,9 @@ namespace longform::cli {
 /// What the samplers are built from (each takes the numbers it has a parameter for).
 struct SamplerArgs {
   std::int64_t frames = 16, stride = 4, hop = 0;  // T, τ, h (sequential, and the streams of multistream and replay)
-  double segment_seconds = 10;                   // random
-  bool shuffle_frames = true;                    // random
-  std::int64_t streams = 4, capacity = 32;       // multistream, replay
+  double segment_seconds = 10;                    // random
+  bool shuffle_frames = true;                     // random
+  std::int64_t streams = 4, capacity = 32;        // multistream, replay
   std::uint64_t seed = 0;
   std::int64_t epochs = 1;  // 0 = endless
 };
@@ -63,8 +63,8 @@ inline const std::vector<Named<AnySampler (*)(const SamplerArgs&)>>& samplers() 
       {"random",
        [](const SamplerArgs& a) {
          return AnySampler(RandomSampler<SegmentSeconds<dynamic>, Frames<dynamic>, Stride<dynamic>, Shuffle<dynamic>>(
-             SegmentSeconds<dynamic>{a.segment_seconds}, Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride},
-             Shuffle<dynamic>{a.shuffle_frames}, {.seed = a.seed, .epochs = a.epochs}));
+             SegmentSeconds<dynamic>{a.segment_seconds}, Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride}, Shuffle<dynamic>{a.shuffle_frames},
+             {.seed = a.seed, .epochs = a.epochs}));
        }},
       {"multistream", [](const SamplerArgs& a) { return AnySampler(MultiStream<Streams<dynamic>, Sequential>(a.streams, sequential_sampler(a))); }},
       {"replay",

@@ -18,7 +18,6 @@
 namespace longform {
 
 /// "major.minor.patch".
-inline constexpr const char* version_string =
-    LONGFORM_DETAIL_VERSION(LONGFORM_VERSION_MAJOR, LONGFORM_VERSION_MINOR, LONGFORM_VERSION_PATCH);
+inline constexpr const char* version_string = LONGFORM_DETAIL_VERSION(LONGFORM_VERSION_MAJOR, LONGFORM_VERSION_MINOR, LONGFORM_VERSION_PATCH);
 
 }  // namespace longform

@@ -31,8 +31,7 @@ struct PretrainImpl : torch::nn::Module {
     mask_token = register_parameter("mask_token", at::zeros({1, 1, dec.embed_dim}));
     encoder = register_module("encoder", VideoViT(enc));
     decoder = register_module("decoder", VideoMAEDecoder(dec));
-    encoder_to_decoder = register_module(
-        "encoder_to_decoder", torch::nn::Linear(torch::nn::LinearOptions(enc.embed_dim, dec.embed_dim).bias(false)));
+    encoder_to_decoder = register_module("encoder_to_decoder", torch::nn::Linear(torch::nn::LinearOptions(enc.embed_dim, dec.embed_dim).bias(false)));
   }
   at::Tensor forward(const at::Tensor& clip, const at::Tensor& mask) {
     auto visible = encoder_to_decoder->forward(encoder->forward_tokens(clip, mask));
@@ -52,10 +51,8 @@ struct PretrainImpl : torch::nn::Module {
 
 std::pair<VideoViTOptions, VideoMAEDecoderOptions> tiny_options() {
   const auto& c = golden_summary()["videomae_tiny"]["config"];
-  VideoViTOptions enc{.embed_dim = c["hidden"], .depth = c["depth"], .num_heads = c["heads"], .frames = c["frames"],
-                      .image_size = c["image"]};
-  VideoMAEDecoderOptions dec{.embed_dim = c["decoder_hidden"], .depth = c["decoder_depth"],
-                             .num_heads = c["decoder_heads"]};
+  VideoViTOptions enc{.embed_dim = c["hidden"], .depth = c["depth"], .num_heads = c["heads"], .frames = c["frames"], .image_size = c["image"]};
+  VideoMAEDecoderOptions dec{.embed_dim = c["decoder_hidden"], .depth = c["decoder_depth"], .num_heads = c["decoder_heads"]};
   return {enc, dec};
 }
 
@@ -72,8 +69,7 @@ TEST_CASE("sinusoid_position_table follows VideoMAE's formula", "[backbone][vit]
 }
 
 TEST_CASE("ViT-S/B and their decoders have MCG-NJU VideoMAE's keys, in order", "[backbone][vit]") {
-  for (const auto& [name, enc, dec] : {std::tuple{"vit_s", vit_s(), videomae_decoder_s()},
-                                       std::tuple{"vit_b", vit_b(), videomae_decoder_b()}}) {
+  for (const auto& [name, enc, dec] : {std::tuple{"vit_s", vit_s(), videomae_decoder_s()}, std::tuple{"vit_b", vit_b(), videomae_decoder_b()}}) {
     INFO(name);
     PretrainImpl model(enc, dec);
     const auto& ref = golden_summary()[name];

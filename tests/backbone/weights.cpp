@@ -23,10 +23,7 @@ using longform::test::golden;
 
 namespace {
 
-X3DOptions tiny_options() {
-  return {.num_classes = 10, .frames = 4, .crop_size = 48, .width_factor = 1.0, .depth_factor = 1.0,
-          .head_dim_out = 128};
-}
+X3DOptions tiny_options() { return {.num_classes = 10, .frames = 4, .crop_size = 48, .width_factor = 1.0, .depth_factor = 1.0, .head_dim_out = 128}; }
 
 std::filesystem::path temp_path(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / "longform-test-weights";
@@ -69,8 +66,7 @@ TEST_CASE("load_state_dict is strict and lists every offending key", "[backbone]
     CHECK(e.missing() == std::vector<std::string>{"blocks.0.norm.running_var"});
     CHECK(e.unexpected() == std::vector<std::string>{"blocks.9.extra"});
     REQUIRE(e.mismatched().size() == 1);
-    CHECK_THAT(e.mismatched()[0], Catch::Contains("blocks.5.proj.bias") && Catch::Contains("[11]") &&
-                                      Catch::Contains("[10]"));
+    CHECK_THAT(e.mismatched()[0], Catch::Contains("blocks.5.proj.bias") && Catch::Contains("[11]") && Catch::Contains("[10]"));
     CHECK_THAT(e.what(), Catch::StartsWith("broken.pt:") && Catch::Contains("1 missing"));
   }
   // Nothing was copied by the failed load.
@@ -147,11 +143,16 @@ TEST_CASE("Python's torch.load(weights_only=True) reads what C++ saves", "[backb
   load_checkpoint(*model, golden("x3d_tiny.pyth"));
   const auto path = temp_path("x3d_for_python.pt");
   save_state_dict(*model, path);
-  const int rc = python("import torch, collections\n"
-                        "a = torch.load(r'" + path.string() + "', weights_only=True)\n"
-                        "b = torch.load(r'" + golden("x3d_tiny.pyth").string() + "', weights_only=True)['model_state']\n"
-                        "assert isinstance(a, collections.OrderedDict), type(a)\n"
-                        "assert list(a) == list(b), 'key order differs'\n"
-                        "assert all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)\n");
+  const int rc = python(
+      "import torch, collections\n"
+      "a = torch.load(r'" +
+      path.string() +
+      "', weights_only=True)\n"
+      "b = torch.load(r'" +
+      golden("x3d_tiny.pyth").string() +
+      "', weights_only=True)['model_state']\n"
+      "assert isinstance(a, collections.OrderedDict), type(a)\n"
+      "assert list(a) == list(b), 'key order differs'\n"
+      "assert all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)\n");
   CHECK(rc == 0);
 }

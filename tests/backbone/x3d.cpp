@@ -220,8 +220,7 @@ TEST_CASE("X3D presets as types: X3DM is X3D(x3d_m()), key for key, and goes whe
   CHECK(copy.get() != tiny.get());
 }
 
-TEST_CASE("MoCo<X3DM> pre-trains X3D-M features, the same encoder as MoCo<X3D>, and takes clips smaller than 224²",
-          "[backbone][x3d][presets]") {
+TEST_CASE("MoCo<X3DM> pre-trains X3D-M features, the same encoder as MoCo<X3D>, and takes clips smaller than 224²", "[backbone][x3d][presets]") {
   const MoCoOptions small{.dim = 16, .mlp_hidden = 32, .queue_size = 16};
   torch::manual_seed(3);
   MoCo<X3DM> preset(small);

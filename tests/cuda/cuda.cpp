@@ -197,8 +197,9 @@ TEST_CASE("Each transform gives the same clip on CPU and CUDA", "[cuda]") {
   same("RandomGrayscale", RandomGrayscale{.p = 1.0}, 1e-5);
   same("Normalize", Normalize{}, 1e-5);
   same("Standardize", Standardize{}, 1e-4);
-  same("ShortSideScale | CenterCrop | Standardize (the Pretrainer's)",
-       [t = ShortSideScale{.size = 32} | CenterCrop(28) | Standardize{}](const at::Tensor& x) mutable { return t(Clip{.data = x}).data; }, 1e-4);
+  same(
+      "ShortSideScale | CenterCrop | Standardize (the Pretrainer's)",
+      [t = ShortSideScale{.size = 32} | CenterCrop(28) | Standardize{}](const at::Tensor& x) mutable { return t(Clip{.data = x}).data; }, 1e-4);
   same("ColorJitter (brightness, contrast, saturation)", ColorJitter{.hue = 0.0, .seed = 4}, 1e-5);
   {
     // Hue goes through HSV sectors: a value on a sector boundary may round into the neighbour on
@@ -233,8 +234,16 @@ template <class MakeObjective>
 void same_training(MakeObjective make, std::int64_t size, std::int64_t steps, double rtol, double moved_tolerance) {
   strict_fp32();
   auto options = [&](const char* device, std::int64_t sync_every) {
-    return PretrainerOptions{.steps = steps, .batch = 4, .size = size, .optimizer = OptimizerKind::sgd, .lr = 1e-2,
-                             .weight_decay = 0, .bf16 = false, .sync_every = sync_every, .device = device, .progress = false};
+    return PretrainerOptions{.steps = steps,
+                             .batch = 4,
+                             .size = size,
+                             .optimizer = OptimizerKind::sgd,
+                             .lr = 1e-2,
+                             .weight_decay = 0,
+                             .bf16 = false,
+                             .sync_every = sync_every,
+                             .device = device,
+                             .progress = false};
   };
   Pretrainer on_cpu{video(), sequential(), make(), options("cpu", 1)};
   Pretrainer on_gpu{video(), sequential(), make(), options("cuda", 2)};
@@ -269,8 +278,7 @@ TEST_CASE("A MoCo step gives the same loss on CPU and CUDA", "[cuda]") {
         o.output = X3DOutput::features;
         // One BN group and no hue: shuffle-BN over 2 clips of 1x1 pixels and hue's sector
         // boundaries make the step ill-conditioned, so rounding alone would move it.
-        return MoCo<X3D>(MoCoOptions{.dim = 16, .mlp_hidden = 32, .queue_size = 16, .bn_splits = 1, .hue = 0, .seed = 1},
-                         X3D(o));
+        return MoCo<X3D>(MoCoOptions{.dim = 16, .mlp_hidden = 32, .queue_size = 16, .bn_splits = 1, .hue = 0, .seed = 1}, X3D(o));
       },
       // One step: from the second on, MoCo at this size is chaotic, and even the CPU with one
       // thread and with two (another summation order) differs by 1 % in the third step's loss.

@@ -61,8 +61,17 @@ Sequential sequential() { return Sequential({.seed = 3, .epochs = 0}); }
 
 // SGD keeps the comparison with the single-process run linear in the gradients' rounding.
 PretrainerOptions job_options(const std::filesystem::path& dir, std::int64_t batch) {
-  return {.steps = 6, .batch = batch, .size = 24, .optimizer = OptimizerKind::sgd, .lr = 0.05, .weight_decay = 1e-4,
-          .checkpoint_every = 3, .out_dir = dir.string(), .prefetch = 2, .progress = false, .dist_timeout_s = 30};
+  return {.steps = 6,
+          .batch = batch,
+          .size = 24,
+          .optimizer = OptimizerKind::sgd,
+          .lr = 0.05,
+          .weight_decay = 1e-4,
+          .checkpoint_every = 3,
+          .out_dir = dir.string(),
+          .prefetch = 2,
+          .progress = false,
+          .dist_timeout_s = 30};
 }
 
 // The tiny objective without input noise (so no per-rank randomness), logging every clip it trains on.
@@ -173,8 +182,11 @@ int wait_exit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(240))
 std::string self() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
 std::map<std::string, std::string> rank_env(int rank, int world, int port) {
-  return {{"RANK", std::to_string(rank)}, {"LOCAL_RANK", std::to_string(rank)}, {"WORLD_SIZE", std::to_string(world)},
-          {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}};
+  return {{"RANK", std::to_string(rank)},
+          {"LOCAL_RANK", std::to_string(rank)},
+          {"WORLD_SIZE", std::to_string(world)},
+          {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", std::to_string(port)}};
 }
 
 // Starts a 2-rank job of the worker test case in `dir`; returns the two pids.
@@ -261,8 +273,10 @@ TEST_CASE("DistributedEnv: torchrun's variables, and typed errors naming a bad o
   };
   auto with = [&](const std::string& k, const std::optional<std::string>& v) {
     Env e = good;
-    if (v) e[k] = *v;
-    else e.erase(k);
+    if (v)
+      e[k] = *v;
+    else
+      e.erase(k);
     return e;
   };
   fails_on(with("RANK", std::nullopt), "RANK", "is not set");
@@ -356,7 +370,7 @@ TEST_CASE("Data parallel: 2 ranks keep identical weights, equal to one process o
   Logged initial(single_dir / "unused");
   dump(single_dir / "initial", initial.module());
   CHECK_FALSE(at::allclose(rank0, undump(single_dir / "initial"), 1e-3, 1e-4));  // and they did train
-  const auto losses = metric_losses(dir);  // rank 0 logs the mean over ranks
+  const auto losses = metric_losses(dir);                                        // rank 0 logs the mean over ranks
   REQUIRE(losses.size() == report.losses.size());
   for (std::size_t i = 0; i < losses.size(); ++i) CHECK(losses[i] == Approx(report.losses[i]).epsilon(1e-5));
 
@@ -399,9 +413,10 @@ TEST_CASE("Data parallel: a 2-rank job resumed from its checkpoint continues bot
 }
 
 TEST_CASE("longform pretrain under torchrun and under a hand launch: one job whose MoCo queue takes both ranks' keys", "[distributed][cli]") {
-  const std::vector<std::string> args{"pretrain", "--synthetic", "--method", "moco", "--sampler", "sequential", "--arch", "x3d_xs",
-                                      "--frames", "4", "--stride", "2", "--size", "32", "--batch", "2", "--steps", "3",
-                                      "--queue-size", "64", "--threads", "1", "--dist-timeout", "60", "--out"};
+  const std::vector<std::string> args{"pretrain", "--synthetic", "--method",     "moco", "--sampler", "sequential", "--arch",         "x3d_xs",
+                                      "--frames", "4",           "--stride",     "2",    "--size",    "32",         "--batch",        "2",
+                                      "--steps",  "3",           "--queue-size", "64",   "--threads", "1",          "--dist-timeout", "60",
+                                      "--out"};
   std::filesystem::path dir;
   SECTION("torchrun --standalone --nproc_per_node=2 --no-python") {
     dir = test::scratch("dp-torchrun");

@@ -248,7 +248,8 @@ TEST_CASE("classification metrics: top-1, top-5, per-class accuracy and the conf
   CHECK(m.per_class[3] == 0.0);
   CHECK(std::isnan(m.per_class[4]));
   CHECK(m.mean_class_accuracy == Approx((1.0 + 0 + 1 + 0 + 1) / 5));
-  for (std::size_t i = 0; i < labels.size(); ++i) CHECK(m.confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])] >= 1);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    CHECK(m.confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])] >= 1);
   std::int64_t total = 0;
   for (const auto& row : m.confusion)
     for (auto v : row) total += v;
@@ -286,8 +287,8 @@ TEST_CASE("holdout_videos: whole UCF101 groups, the last ones, else every k-th v
   for (int g = 8; g <= 12; ++g)
     for (int c = 1; c <= 2; ++c)
       for (const std::string cls : {"Archery", "YoYo"})
-        grouped.push_back({"x/" + cls + "/v_" + cls + "_g" + (g < 10 ? "0" : "") + std::to_string(g) + "_c0" + std::to_string(c) + ".avi",
-                           cls == "YoYo"});
+        grouped.push_back(
+            {"x/" + cls + "/v_" + cls + "_g" + (g < 10 ? "0" : "") + std::to_string(g) + "_c0" + std::to_string(c) + ".avi", cls == "YoYo"});
   CHECK(ucf101_group(grouped.front()) == 8);
   CHECK_FALSE(ucf101_group({"x/clip_g08_c01.avi", 0}).has_value());
   auto held_groups = [&](double fraction) {
@@ -447,7 +448,8 @@ TEST_CASE("the synthetic action data set is deterministic and reads back through
   CHECK(split.train.size() == motion_count * 4);
   CHECK(split.test.size() == motion_count * 2);
   // Split 1 holds out groups 1 and 2 of every class.
-  for (const auto& v : split.test) CHECK((v.path.filename().string().find("_g01_") != std::string::npos || v.path.filename().string().find("_g02_") != std::string::npos));
+  for (const auto& v : split.test)
+    CHECK((v.path.filename().string().find("_g01_") != std::string::npos || v.path.filename().string().find("_g02_") != std::string::npos));
   CHECK(ucf101_split(root, 2).test.front().path.filename().string().find("_g03_") != std::string::npos);
 
   // The decoded test views are the rendered frames (up to the codec's loss): K = 2 clips, 3 crops.
@@ -547,7 +549,8 @@ TEST_CASE("a mean over seeds has Student's t interval, and a paired difference c
   CHECK(three.half_width == Approx(4.302652729911275 / std::sqrt(3.0)).epsilon(1e-9));
   CHECK(three.sign() == 0);  // (−0.48, 4.48) holds 0: three values this spread cannot tell 2 from 0
   // t(0.975, 9) = 2.262157162740992; at level 0.9 with df 2, t = 2.919985580355516.
-  CHECK(longform::mean_interval({0, 1, 0, 1, 0, 1, 0, 1, 0, 1}).half_width == Approx(2.262157162740992 * std::sqrt(0.25 * 10 / 9) / std::sqrt(10.0)).epsilon(1e-9));
+  CHECK(longform::mean_interval({0, 1, 0, 1, 0, 1, 0, 1, 0, 1}).half_width ==
+        Approx(2.262157162740992 * std::sqrt(0.25 * 10 / 9) / std::sqrt(10.0)).epsilon(1e-9));
   CHECK(longform::mean_interval({1, 2, 3}, 0.9).half_width == Approx(2.919985580355516 / std::sqrt(3.0)).epsilon(1e-9));
   // Seeds that move both methods alike: each mean's interval holds 0, the paired one does not.
   const std::vector<double> method{0.30, 0.10, 0.52}, baseline{0.26, 0.05, 0.49};

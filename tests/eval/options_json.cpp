@@ -65,12 +65,34 @@ static_assert(enum_name(OptimizerKind::sgd) == "sgd" && enum_name(X3DOutput::fea
 
 TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration order", "[json]") {
   const PretrainerOptions defaults;
-  const PretrainerOptions o{.steps = 7, .batch = 3, .size = 64, .optimizer = OptimizerKind::sgd, .lr = 0.25, .min_lr = 0.125,
-                            .warmup_steps = 2, .weight_decay = 0.5, .beta1 = 0.8, .beta2 = 0.95, .momentum = 0.7, .grad_clip = 1.5,
-                            .bf16 = false, .channels_last = true, .cudnn_benchmark = true, .sync_every = 4, .device = "cuda:1",
-                            .seed = 18446744073709551615ULL, .checkpoint_every = 5, .out_dir = "runs/a \"b\"", .resume = true,
-                            .prefetch = 6, .threads = 8, .decode_workers = 9, .progress = false, .distributed = false,
-                            .dist_timeout_s = 12.5, .dist_bucket_mib = 0.75};
+  const PretrainerOptions o{.steps = 7,
+                            .batch = 3,
+                            .size = 64,
+                            .optimizer = OptimizerKind::sgd,
+                            .lr = 0.25,
+                            .min_lr = 0.125,
+                            .warmup_steps = 2,
+                            .weight_decay = 0.5,
+                            .beta1 = 0.8,
+                            .beta2 = 0.95,
+                            .momentum = 0.7,
+                            .grad_clip = 1.5,
+                            .bf16 = false,
+                            .channels_last = true,
+                            .cudnn_benchmark = true,
+                            .sync_every = 4,
+                            .device = "cuda:1",
+                            .seed = 18446744073709551615ULL,
+                            .checkpoint_every = 5,
+                            .out_dir = "runs/a \"b\"",
+                            .resume = true,
+                            .prefetch = 6,
+                            .threads = 8,
+                            .decode_workers = 9,
+                            .progress = false,
+                            .distributed = false,
+                            .dist_timeout_s = 12.5,
+                            .dist_bucket_mib = 0.75};
   const std::string text = to_json(o);
   CHECK(text.starts_with(R"({"steps":7,"batch":3,"size":64,"optimizer":"sgd","lr":0.25,)"));
   const auto back = from_json<PretrainerOptions>(json::parse(text));
@@ -105,26 +127,24 @@ TEST_CASE("JSON: unknown keys, wrong types and values out of range are refused b
   CHECK(unknown.starts_with("unknown key 'min-lr' in PretrainerOptions (accepted: steps, batch, size, optimizer, lr, min_lr,"));
   CHECK(unknown.ends_with("dist_timeout_s, dist_bucket_mib)"));
   CHECK(refusal([&] { from_json(json{{"lr", "x"}}, o); }) == R"(PretrainerOptions::lr: expected a number, got "x")");
-  CHECK(refusal([&] { from_json(json{{"steps", 1.5}}, o); }) ==
-        "PretrainerOptions::steps: expected an integer, got 1.5");
-  CHECK(refusal([&] { from_json(json{{"seed", -1}}, o); }) ==
-        "PretrainerOptions::seed: expected an integer >= 0, got -1");
+  CHECK(refusal([&] { from_json(json{{"steps", 1.5}}, o); }) == "PretrainerOptions::steps: expected an integer, got 1.5");
+  CHECK(refusal([&] { from_json(json{{"seed", -1}}, o); }) == "PretrainerOptions::seed: expected an integer >= 0, got -1");
   CHECK(refusal([&] { from_json(json{{"threads", 1}}, o); }).empty());
   ReaderOptions reader;
   CHECK(refusal([&] { from_json(json{{"threads", 4294967296LL}}, reader); }) ==
         "ReaderOptions::threads: expected an integer from -2147483648 to 2147483647, got 4294967296");
   CHECK(refusal([&] { from_json(json{{"bf16", 1}}, o); }) == "PretrainerOptions::bf16: expected true or false, got 1");
   CHECK(refusal([&] { from_json(json{{"device", nullptr}}, o); }) == "PretrainerOptions::device: expected a string, got null");
-  CHECK(refusal([&] { from_json(json{{"optimizer", "adam"}}, o); }) ==
-        R"(PretrainerOptions::optimizer: expected one of adamw, sgd, got "adam")");
+  CHECK(refusal([&] { from_json(json{{"optimizer", "adam"}}, o); }) == R"(PretrainerOptions::optimizer: expected one of adamw, sgd, got "adam")");
   CHECK(refusal([&] { from_json(json::array({1, 2}), o); }) == "PretrainerOptions: expected an object, got [1,2]");
   CHECK(o.lr == PretrainerOptions{}.lr);  // all or nothing: "lr" came before "min-lr" and was not kept
   // Nested structs, arrays and enums of other options.
   VideoMAEOptions mae;
   CHECK(refusal([&] { from_json(json::parse(R"({"decoder": {"depth": "4"}})"), mae); }) ==
         R"(VideoMAEOptions::decoder::depth: expected an integer, got "4")");
-  CHECK(refusal([&] { from_json(json::parse(R"({"decoder": {"width": 4}})"), mae); })
-            .starts_with("unknown key 'width' in VideoMAEOptions::decoder (accepted: embed_dim,"));
+  CHECK(refusal([&] {
+          from_json(json::parse(R"({"decoder": {"width": 4}})"), mae);
+        }).starts_with("unknown key 'width' in VideoMAEOptions::decoder (accepted: embed_dim,"));
   MoCoOptions moco;
   CHECK(refusal([&] { from_json(json::parse(R"({"crop_scale": [0.5]})"), moco); }) == "MoCoOptions::crop_scale: expected an array of 2, got [0.5]");
   CHECK(refusal([&] { from_json(json::parse(R"({"crop_scale": [0.5, "1"]})"), moco); }) ==
@@ -174,6 +194,7 @@ TEST_CASE("JSON: every *Options struct of the library round-trips", "[json]") {
   round_trips(ReaderOptions{.device = "cuda:0"});
   round_trips(WriterOptions{.codec = "mpeg4"});
   CHECK(json::parse(to_json(ProcessGroupOptions{.timeout = std::chrono::milliseconds(1500)})) == json{{"timeout", 1500}, {"device", "cpu"}});
-  CHECK(refusal([] { (void)from_json<ProcessGroupOptions>(json{{"device", "tpu"}}); }) == R"(ProcessGroupOptions::device: expected a valid value, got "tpu")");
+  CHECK(refusal([] { (void)from_json<ProcessGroupOptions>(json{{"device", "tpu"}}); }) ==
+        R"(ProcessGroupOptions::device: expected a valid value, got "tpu")");
   CHECK(json::parse(to_json(SyntheticOptions{})).at("fps") == json{{"num", 25}, {"den", 1}});
 }

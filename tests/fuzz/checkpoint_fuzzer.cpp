@@ -40,14 +40,17 @@ void write_seeds(const std::filesystem::path& dir) {
     at::manual_seed(1);
     Tiny m;
     std::unique_ptr<torch::optim::Optimizer> opt;
-    if (sgd) opt = std::make_unique<torch::optim::SGD>(m.parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
-    else opt = std::make_unique<torch::optim::AdamW>(m.parameters(), torch::optim::AdamWOptions(0.1));
+    if (sgd)
+      opt = std::make_unique<torch::optim::SGD>(m.parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    else
+      opt = std::make_unique<torch::optim::AdamW>(m.parameters(), torch::optim::AdamWOptions(0.1));
     for (int i = 0; i < 2; ++i) {
       opt->zero_grad();
       m.fc->forward(at::ones({4, 3})).sum().backward();
       opt->step();
     }
-    longform::TrainingState st{.step = 2, .sampler = {.kind = "sequential", .values = {1, 2, 3}},
+    longform::TrainingState st{.step = 2,
+                               .sampler = {.kind = "sequential", .values = {1, 2, 3}},
                                .cpu_rng = longform::generator_state(at::detail::getDefaultCPUGenerator())};
     st.ranks.push_back({.sampler = st.sampler, .cpu_rng = st.cpu_rng});
     longform::save_training_checkpoint(dir / (sgd ? "sgd.pt" : "adamw.pt"), m, *opt, st);
@@ -59,9 +62,7 @@ void write_seeds(const std::filesystem::path& dir) {
 // LibTorch's own leak, not ours: when `PyTorchStreamReader`'s constructor throws after miniz has
 // read the central directory (a bad version record, say), its destructor never runs and miniz's
 // state (about 1 KiB per bad file) is not freed (`mz_zip_reader_end` is never called).
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:mz_zip_reader_init\nleak:mz_zip_reader_read_central_dir\n";
-}
+extern "C" const char* __lsan_default_suppressions() { return "leak:mz_zip_reader_init\nleak:mz_zip_reader_read_central_dir\n"; }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (const char* dir = std::getenv("LONGFORM_FUZZ_SEEDS")) write_seeds(dir);

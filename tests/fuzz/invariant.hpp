@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define LONGFORM_FUZZ_REQUIRE(condition)                                                               \
-  do {                                                                                                 \
-    if (!(condition)) {                                                                                \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #condition);           \
-      std::abort();                                                                                    \
-    }                                                                                                  \
+#define LONGFORM_FUZZ_REQUIRE(condition)                                                     \
+  do {                                                                                       \
+    if (!(condition)) {                                                                      \
+      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (false)

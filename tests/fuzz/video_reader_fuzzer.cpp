@@ -14,8 +14,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     // Small limits keep each input fast: fuzzing looks for wrong behaviour, not big frames.
-    auto reader = longform::VideoReader::from_memory(std::span(data, size), "fuzz-input",
-                                                     {.threads = 1, .width = 32, .height = 32, .max_pixels = 1 << 20});
+    auto reader =
+        longform::VideoReader::from_memory(std::span(data, size), "fuzz-input", {.threads = 1, .width = 32, .height = 32, .max_pixels = 1 << 20});
     // Frames: contiguous uint8 [32, 32, 3] on the CPU, indices rising in presentation order.
     int decoded = 0;
     std::int64_t last_index = -1;

@@ -52,8 +52,8 @@ std::size_t count_lines(const std::string& output, const std::string& text) {
 fs::path derived(const fs::path& dir, const std::string& name, int width, int height, int frames = 24) {
   const auto out = dir / name;
   const auto r = lt::run("ffmpeg -nostdin -v error -y -i " + shell_arg(lt::video("vtest_h264.mp4")) + " -frames:v " + std::to_string(frames) +
-                         " -vf scale=" + std::to_string(width) + ":" + std::to_string(height) +
-                         " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " + shell_arg(out));
+                         " -vf scale=" + std::to_string(width) + ":" + std::to_string(height) + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " +
+                         shell_arg(out));
   REQUIRE(r.status == 0);
   return out;
 }
@@ -200,7 +200,8 @@ TEST_CASE("clips names each video too short for a clip, and fails when no video 
     INFO(r.output);
     CHECK(r.status == 1);
     CHECK(count_lines(r.output, "longform: skipped " + shorter.string() + ": gave no clip") == 1);
-    r = lt::run(cli(std::string("clips --sampler ") + sampler + " --streams 1 --frames 4 --stride 4 " + shell_arg(shorter) + " " + shell_arg(longer)));
+    r = lt::run(
+        cli(std::string("clips --sampler ") + sampler + " --streams 1 --frames 4 --stride 4 " + shell_arg(shorter) + " " + shell_arg(longer)));
     CHECK(r.status == 3);
     CHECK(json_lines(r.output).size() == 1);  // 24 frames hold one clip spanning 13
   }
@@ -237,8 +238,10 @@ TEST_CASE("finetune on a class folder skips a README and names a corrupt video",
 
 TEST_CASE("pretrain refuses to overwrite an earlier run unless told, and says when there is nothing to do", "[io][cli][slow]") {
   const auto out = lt::scratch("cli-pretrain-overwrite");
-  const std::string run = cli("pretrain --synthetic --method moco --arch x3d_xs --frames 2 --stride 2 --size 32 --batch 2 "
-                              "--queue-size 8 --threads 1 --steps 2 --out " + shell_arg(out));
+  const std::string run =
+      cli("pretrain --synthetic --method moco --arch x3d_xs --frames 2 --stride 2 --size 32 --batch 2 "
+          "--queue-size 8 --threads 1 --steps 2 --out " +
+          shell_arg(out));
   auto r = lt::run("LONGFORM_PROGRESS_SECONDS=0 " + run);
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -317,8 +320,7 @@ TEST_CASE("a live stream piped into clips is read once, in order, listed and dec
   for (std::size_t j = 0; j < clips.size(); ++j) {
     for (std::int64_t t = 0; t < 8; ++t) CHECK(clips[j]["frames"][t] == static_cast<std::int64_t>(16 * j) + 2 * t);
     // Presentation times: MPEG-TS starts at a timestamp other than 0; frames are 1/25 s apart.
-    CHECK(clips[j]["seconds"][0].get<double>() - clips[0]["seconds"][0].get<double>() ==
-          Approx(16.0 * static_cast<double>(j) / 25).margin(1e-3));
+    CHECK(clips[j]["seconds"][0].get<double>() - clips[0]["seconds"][0].get<double>() == Approx(16.0 * static_cast<double>(j) / 25).margin(1e-3));
   }
   const auto decoded = lt::run(live_stream_into(cli("clips --decode --frames 8 --stride 2 --size 64 --batch 2 -"), 4));
   INFO(decoded.output);
@@ -331,7 +333,8 @@ TEST_CASE("a live stream piped into clips is read once, in order, listed and dec
 TEST_CASE("pretrain reads a live stream from standard input", "[io][videos][live]") {
   const auto out = lt::scratch("live-pretrain");
   const auto r = lt::run(live_stream_into(cli("pretrain --videos - --method moco --arch x3d_xs --frames 4 --stride 2 --size 32"
-                                              " --batch 2 --steps 2 --queue-size 8 --threads 2 --out " + shell_arg(out / "run")),
+                                              " --batch 2 --steps 2 --queue-size 8 --threads 2 --out " +
+                                              shell_arg(out / "run")),
                                           4));
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -347,8 +350,8 @@ TEST_CASE("pretrain --videos decodes as many frames per used frame as clips on t
   REQUIRE(clips.status == 0);
   const double listed = json_lines(clips.output).back()["decode_amplification"].get<double>();
   const auto out = lt::scratch("amplification");
-  const auto trained = lt::run(cli("pretrain --method moco --arch x3d_xs --batch 4 --steps 6 --queue-size 8 --videos " + video +
-                                   clip + "--out " + shell_arg(out / "run")));
+  const auto trained = lt::run(
+      cli("pretrain --method moco --arch x3d_xs --batch 4 --steps 6 --queue-size 8 --videos " + video + clip + "--out " + shell_arg(out / "run")));
   INFO(trained.output);
   REQUIRE(trained.status == 0);
   const double pretrained = json_lines(trained.output).back()["decode_amplification"].get<double>();

@@ -25,8 +25,7 @@ TEST_CASE("frames() is a range-v3 input view", "[io]") {
 TEST_CASE("frames() composes with stride and take", "[io][videos]") {
   longform::VideoReader reader(lt::video("vtest_h264.mp4"), {.width = 64, .height = 48});
   auto indices = longform::frames(reader) | ranges::views::stride(3) | ranges::views::take(5) |
-                 ranges::views::transform([](const longform::Frame& f) { return f.index; }) |
-                 ranges::to<std::vector<std::int64_t>>();
+                 ranges::views::transform([](const longform::Frame& f) { return f.index; }) | ranges::to<std::vector<std::int64_t>>();
   CHECK((indices == std::vector<std::int64_t>{0, 3, 6, 9, 12}));
 }
 

@@ -111,8 +111,8 @@ TEST_CASE("hostile corpus: a corrupted packet mid-stream is skipped and counted,
       if (f->index < 384 && at::equal(f->rgb, frames[static_cast<std::size_t>(f->index)])) ++equal_before;
       ++n;
     }
-    CHECK(last == 794);                 // the stream went on to its last frame
-    CHECK(n >= 795 - 48);               // losing at most one GOP
+    CHECK(last == 794);    // the stream went on to its last frame
+    CHECK(n >= 795 - 48);  // losing at most one GOP
     CHECK(equal_before == 384);
     CHECK(reader.stats().corrupt_packets > 0);
     CHECK(reader.stats().stopped_by.empty());
@@ -140,7 +140,7 @@ TEST_CASE("hostile corpus: frame indices after a frame the decoder dropped are t
   while (auto f = reader.next()) clean.emplace(f->pts, f->index);
   VideoReader forward(hostile("corrupt_frame.mp4"));  // no frame index built: indices from the packets fed
   VideoReader indexed(hostile("corrupt_frame.mp4"));
-  REQUIRE(indexed.frame_count() == 795);             // the index counts the damaged frame's packet
+  REQUIRE(indexed.frame_count() == 795);  // the index counts the damaged frame's packet
   std::int64_t n = 0;
   while (auto f = forward.next()) {
     auto g = indexed.next();
@@ -210,8 +210,9 @@ TEST_CASE("hostile corpus: a list naming missing videos is sampled from its good
   for (int random = 0; random < 2; ++random) {
     INFO((random ? "random" : "sequential"));
     auto telemetry = std::make_shared<longform::Telemetry>();
-    const auto videos = random ? sample_all(longform::RandomSampler<longform::SegmentSeconds<10>, longform::Frames<2>, longform::Stride<4>>({.epochs = 1}), telemetry)
-                               : sample_all(longform::SequentialSampler<longform::Frames<2>, longform::Stride<16>>({.epochs = 1}), telemetry);
+    const auto videos =
+        random ? sample_all(longform::RandomSampler<longform::SegmentSeconds<10>, longform::Frames<2>, longform::Stride<4>>({.epochs = 1}), telemetry)
+               : sample_all(longform::SequentialSampler<longform::Frames<2>, longform::Stride<16>>({.epochs = 1}), telemetry);
     CHECK(std::count(videos.begin(), videos.end(), 0) > 0);
     CHECK(std::count(videos.begin(), videos.end(), 3) > 0);
     CHECK(std::all_of(videos.begin(), videos.end(), [](std::size_t v) { return v == 0 || v == 3; }));
@@ -232,7 +233,12 @@ TEST_CASE("hostile corpus: a list naming missing videos is sampled from its good
   // Skipping off: the first failure propagates.
   longform::ClipContext strict(source, {.skip_bad_videos = false});
   longform::SequentialSampler<longform::Frames<2>, longform::Stride<16>> sampler({.epochs = 1});
-  CHECK_THROWS_AS([&] { while (sampler.next(strict)) {} }(), longform::open_error);
+  CHECK_THROWS_AS(
+      [&] {
+        while (sampler.next(strict)) {
+        }
+      }(),
+      longform::open_error);
   // Every video bad: the last failure propagates, naming it.
   longform::ClipContext hopeless(longform::VideoList(bad), {});
   longform::SequentialSampler<longform::Frames<2>> none({.epochs = 1});
@@ -243,7 +249,8 @@ TEST_CASE("hostile corpus: longform pretrain survives bad videos in its list and
   const auto out = lt::scratch("pretrain-bad-videos");
   const auto r = lt::run(std::string(LONGFORM_CLI) + " pretrain --videos '" + hostile("list_with_missing.txt") +
                          "' --method moco --arch x3d_xs --frames 2 --stride 100 --size 32 --batch 2 --steps 8 --queue-size 8 "
-                         "--threads 2 --out '" + out.string() + "'");
+                         "--threads 2 --out '" +
+                         out.string() + "'");
   INFO(r.output);
   REQUIRE(r.status == 3);  // done, some inputs skipped (README, "Bad input")
   CHECK_THAT(r.output, Catch::Contains("\"steps\":8,"));

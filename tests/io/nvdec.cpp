@@ -79,9 +79,8 @@ fs::path colour_clip(const std::string& name, const std::string& matrix, const s
   const auto out = dir / name;
   if (fs::exists(out)) return out;
   const auto r = lt::run("ffmpeg -nostdin -v error -y -i " + shell_arg(lt::video("tree_h264.mp4")) +
-                         " -frames:v 30 -vf scale=out_color_matrix=" + matrix + ":out_range=" + range +
-                         " -colorspace " + matrix + " -color_range " + (range == "full" ? "pc" : "tv") +
-                         " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " + shell_arg(out));
+                         " -frames:v 30 -vf scale=out_color_matrix=" + matrix + ":out_range=" + range + " -colorspace " + matrix + " -color_range " +
+                         (range == "full" ? "pc" : "tv") + " -c:v libx264 -preset ultrafast -pix_fmt yuv420p " + shell_arg(out));
   REQUIRE(r.status == 0);
   return out;
 }

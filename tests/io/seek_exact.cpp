@@ -21,10 +21,8 @@ std::string corpus(const std::string& name) { return (std::filesystem::path(LONG
 
 // Every file of the corpus: H.264 remuxed into MP4, MKV and MPEG-TS; long open GOPs; MPEG-2 open
 // GOPs in MPEG-PS, MPEG-TS and MKV; a rotated file; VFR in MKV and MPEG-TS.
-const char* const kCorpus[] = {"tree.mp4",    "tree.mkv",    "tree.ts",        "diver.mp4", "diver.mkv", "diver.ts",
-                               "longgop.mp4", "longgop.mkv", "longgop.ts",     "longgop444.mp4",
-                               "mpeg2.mpg",   "mpeg2.ts",    "mpeg2.mkv",      "rotated.mp4",
-                               "vfr.mkv",     "vfr.ts"};
+const char* const kCorpus[] = {"tree.mp4",   "tree.mkv",       "tree.ts",   "diver.mp4", "diver.mkv", "diver.ts",    "longgop.mp4", "longgop.mkv",
+                               "longgop.ts", "longgop444.mp4", "mpeg2.mpg", "mpeg2.ts",  "mpeg2.mkv", "rotated.mp4", "vfr.mkv",     "vfr.ts"};
 
 struct Decoded {
   std::vector<std::string> md5;

@@ -20,8 +20,7 @@ namespace lt = longform::test;
 namespace {
 
 // Every real video the tests use: native codecs (AVI, MOV) and H.264 with B-frames, one VFR.
-const char* const kVideos[] = {"vtest.avi", "tree.avi", "diver.mov", "vtest_h264.mp4",
-                               "diver_h264.mp4", "tree_h264.mp4", "vfr_h264.mkv"};
+const char* const kVideos[] = {"vtest.avi", "tree.avi", "diver.mov", "vtest_h264.mp4", "diver_h264.mp4", "tree_h264.mp4", "vfr_h264.mkv"};
 
 std::vector<at::Tensor> decode_all(VideoReader& reader) {
   std::vector<at::Tensor> out;
@@ -70,8 +69,7 @@ TEST_CASE("metadata matches ffprobe", "[io][videos]") {
     CHECK(info.height == std::stoll(lt::probe(path, "stream=height")));
     CHECK(info.codec == lt::probe(path, "stream=codec_name"));
     CHECK(std::to_string(info.fps.num) + "/" + std::to_string(info.fps.den) == lt::probe(path, "stream=avg_frame_rate"));
-    CHECK(std::to_string(info.time_base.num) + "/" + std::to_string(info.time_base.den) ==
-          lt::probe(path, "stream=time_base"));
+    CHECK(std::to_string(info.time_base.num) + "/" + std::to_string(info.time_base.den) == lt::probe(path, "stream=time_base"));
     const auto stream_duration = lt::probe(path, "stream=duration");
     const double duration = std::stod(stream_duration != "N/A" ? stream_duration : lt::probe(path, "format=duration"));
     CHECK(info.duration == Approx(duration).margin(1e-3));
@@ -86,7 +84,8 @@ TEST_CASE("PTS of decoded frames equal ffprobe's frame timestamps", "[io][videos
     INFO(path);
     std::vector<std::string> expected;
     for (auto line : lt::lines_of("ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp "
-                                  "-of compact=p=0:nk=1 '" + path + "'")) {
+                                  "-of compact=p=0:nk=1 '" +
+                                  path + "'")) {
       line = line.substr(0, line.find('|'));
       if (!line.empty()) expected.push_back(line);
     }

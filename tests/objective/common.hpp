@@ -40,8 +40,8 @@ inline at::Tensor grid(const nlohmann::json& spec) {
 
 // `batch` clips of `frames` consecutive frames (stride `stride`) from a side×side synthetic video,
 // starting at clip `first`, standardised per frame as the pipeline does.
-inline ClipBatch synthetic_batch(std::int64_t batch, std::int64_t first = 0, std::int64_t frames = 4,
-                                 std::int64_t side = 32, std::int64_t stride = 2, std::uint64_t seed = 3) {
+inline ClipBatch synthetic_batch(std::int64_t batch, std::int64_t first = 0, std::int64_t frames = 4, std::int64_t side = 32, std::int64_t stride = 2,
+                                 std::uint64_t seed = 3) {
   SyntheticVideo video({.seed = seed, .frames = 2000, .width = side, .height = side});
   auto reader = video.open(0);
   ClipBatch out;
@@ -61,8 +61,7 @@ inline ClipBatch synthetic_batch(std::int64_t batch, std::int64_t first = 0, std
 
 // X3D at the width and depth of the golden tiny model (x3d_tiny.pyth), at `frames`×`side`².
 inline X3DOptions tiny_x3d(X3DOutput output, std::int64_t frames = 4, std::int64_t side = 32) {
-  return {.num_classes = 10, .frames = frames, .crop_size = side, .output = output, .width_factor = 1.0,
-          .depth_factor = 1.0, .head_dim_out = 128};
+  return {.num_classes = 10, .frames = frames, .crop_size = side, .output = output, .width_factor = 1.0, .depth_factor = 1.0, .head_dim_out = 128};
 }
 
 }  // namespace longform::test

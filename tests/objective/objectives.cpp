@@ -32,9 +32,7 @@ using longform::test::tiny_x3d;
 
 namespace {
 
-MoCo<X3D> tiny_moco(MoCoOptions o = {.dim = 16, .mlp_hidden = 32, .queue_size = 16}) {
-  return MoCo<X3D>(o, X3D(tiny_x3d(X3DOutput::features)));
-}
+MoCo<X3D> tiny_moco(MoCoOptions o = {.dim = 16, .mlp_hidden = 32, .queue_size = 16}) { return MoCo<X3D>(o, X3D(tiny_x3d(X3DOutput::features))); }
 
 std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& ts) {
   std::vector<at::Tensor> out;
@@ -43,8 +41,8 @@ std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& ts) {
 }
 
 double mean(const std::vector<double>& v, std::size_t from, std::size_t to) {
-  return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(from), v.begin() + static_cast<std::ptrdiff_t>(to),
-                         0.0) / static_cast<double>(to - from);
+  return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(from), v.begin() + static_cast<std::ptrdiff_t>(to), 0.0) /
+         static_cast<double>(to - from);
 }
 
 }  // namespace
@@ -150,17 +148,16 @@ TEST_CASE("MoCo views are seeded per step and leave the batch untouched", "[obje
   const auto v0 = moco->views(batch.data, 0, 0), v1 = moco->views(batch.data, 0, 1);
   CHECK(at::equal(batch.data, before));
   CHECK(v0.sizes() == batch.data.sizes());
-  CHECK_FALSE(at::equal(v0, v1));                                // two different augmentations
-  CHECK(at::equal(v0, moco->views(batch.data, 0, 0)));          // reproducible
-  CHECK_FALSE(at::equal(v0, moco->views(batch.data, 1, 0)));    // new draws each step
+  CHECK_FALSE(at::equal(v0, v1));                             // two different augmentations
+  CHECK(at::equal(v0, moco->views(batch.data, 0, 0)));        // reproducible
+  CHECK_FALSE(at::equal(v0, moco->views(batch.data, 1, 0)));  // new draws each step
   // Each view is standardised per frame again.
   CHECK(at::allclose(v0.mean({1, 3, 4}), at::zeros({2, 4}), 0, 1e-4));
 }
 
 TEST_CASE("MoCo initialises its encoder from a PyTorchVideo checkpoint", "[objective][moco]") {
   const auto file = golden_file("x3d_tiny.pyth");
-  auto moco = MoCo<X3D>(MoCoOptions{.dim = 8, .mlp_hidden = 16, .queue_size = 8, .init = file.string()},
-                        X3D(tiny_x3d(X3DOutput::features)));
+  auto moco = MoCo<X3D>(MoCoOptions{.dim = 8, .mlp_hidden = 16, .queue_size = 8, .init = file.string()}, X3D(tiny_x3d(X3DOutput::features)));
   const auto ref = read_checkpoint(file);
   const auto q = state_dict(*moco->encoder_q), k = state_dict(*moco->encoder_k);
   REQUIRE(q.size() == ref.size());
@@ -168,12 +165,10 @@ TEST_CASE("MoCo initialises its encoder from a PyTorchVideo checkpoint", "[objec
     CHECK(at::equal(q[item.key()], item.value().to(q[item.key()].scalar_type())));
     CHECK(at::equal(k[item.key()], item.value().to(k[item.key()].scalar_type())));
   }
-  CHECK_THROWS_AS(MoCo<X3D>(MoCoOptions{.init = "/nonexistent/X3D_M.pyth"}, X3D(tiny_x3d(X3DOutput::features))),
-                  config_error);
+  CHECK_THROWS_AS(MoCo<X3D>(MoCoOptions{.init = "/nonexistent/X3D_M.pyth"}, X3D(tiny_x3d(X3DOutput::features))), config_error);
   CHECK_THROWS_WITH(MoCo<X3D>(MoCoOptions{.init = "/nonexistent/X3D_M.pyth"}, X3D(tiny_x3d(X3DOutput::features))),
                     Catch::Contains("/nonexistent/X3D_M.pyth"));
-  CHECK_THROWS_WITH(MoCo<X3D>(MoCoOptions{.temperature = 0}, X3D(tiny_x3d(X3DOutput::features))),
-                    Catch::Contains("temperature"));
+  CHECK_THROWS_WITH(MoCo<X3D>(MoCoOptions{.temperature = 0}, X3D(tiny_x3d(X3DOutput::features))), Catch::Contains("temperature"));
 }
 
 TEST_CASE("MoCo rejects malformed batches naming the input", "[objective][moco]") {
@@ -234,10 +229,9 @@ TEST_CASE("MoCo: 30 steps on synthetic long videos lower the InfoNCE of held-out
   const std::int64_t B = 4, K = 16, videos = 40, held_out = 32;
   auto run = [&](double lr) {
     at::manual_seed(0);
-    MoCoOptions o{.dim = 16, .mlp_hidden = 64, .queue_size = K, .momentum = 0.9, .crop_scale = {0.5, 1.0},
-                  .jitter_p = 0.0, .grayscale_p = 0.0, .seed = 5};
-    MoCo<VideoViT> moco(o, VideoViT(VideoViTOptions{.embed_dim = 64, .depth = 2, .num_heads = 2, .patch_size = 8,
-                                                    .frames = 4, .image_size = 32}));
+    MoCoOptions o{
+        .dim = 16, .mlp_hidden = 64, .queue_size = K, .momentum = 0.9, .crop_scale = {0.5, 1.0}, .jitter_p = 0.0, .grayscale_p = 0.0, .seed = 5};
+    MoCo<VideoViT> moco(o, VideoViT(VideoViTOptions{.embed_dim = 64, .depth = 2, .num_heads = 2, .patch_size = 8, .frames = 4, .image_size = 32}));
     moco.module().train();
     std::vector<at::Tensor> probe_clips;
     for (std::int64_t i = 0; i < held_out; ++i)
@@ -281,15 +275,14 @@ TEST_CASE("distillation losses equal the Python reference", "[objective][distill
     INFO("T = " << temp);
     CHECK(distillation_kl(s, t, temp).item<double>() == Approx(c["loss"].get<double>()).epsilon(1e-12));
   }
-  CHECK(feature_cosine(grid(g["h_student"]), grid(g["h_teacher"])).item<double>() ==
-        Approx(g["cosine"].get<double>()).epsilon(1e-12));
+  CHECK(feature_cosine(grid(g["h_student"]), grid(g["h_teacher"])).item<double>() == Approx(g["cosine"].get<double>()).epsilon(1e-12));
   CHECK(distillation_kl(t, t, 2.0).item<double>() == Approx(0.0).margin(1e-12));
 }
 
 TEST_CASE("distillation teacher is frozen and never changes", "[objective][distill]") {
   const auto file = golden_file("x3d_tiny.pyth");
-  Distill<X3D> kd(DistillOptions{.temperature = 2.0, .feature_weight = 0.5, .teacher = file.string()},
-                  X3D(tiny_x3d(X3DOutput::logits)), X3D(tiny_x3d(X3DOutput::logits)));
+  Distill<X3D> kd(DistillOptions{.temperature = 2.0, .feature_weight = 0.5, .teacher = file.string()}, X3D(tiny_x3d(X3DOutput::logits)),
+                  X3D(tiny_x3d(X3DOutput::logits)));
   const auto before = state_dict(*kd->teacher);
   std::vector<at::Tensor> saved;
   for (const auto& item : before) saved.push_back(item.value().clone());
@@ -316,9 +309,9 @@ TEST_CASE("distillation teacher is frozen and never changes", "[objective][disti
     CHECK(at::equal(item.value(), saved[i++]));  // parameters and BatchNorm statistics alike
   }
   for (const auto& p : kd->teacher->parameters()) CHECK_FALSE(p.grad().defined());
-  CHECK_THROWS_WITH(Distill<X3D>(DistillOptions{.teacher = "/nonexistent/teacher.pyth"}, X3D(tiny_x3d(X3DOutput::logits)),
-                                 X3D(tiny_x3d(X3DOutput::logits))),
-                    Catch::Contains("/nonexistent/teacher.pyth"));
+  CHECK_THROWS_WITH(
+      Distill<X3D>(DistillOptions{.teacher = "/nonexistent/teacher.pyth"}, X3D(tiny_x3d(X3DOutput::logits)), X3D(tiny_x3d(X3DOutput::logits))),
+      Catch::Contains("/nonexistent/teacher.pyth"));
 }
 
 TEST_CASE("distillation: 30 steps on a synthetic long video lower the loss", "[objective][distill][train]") {

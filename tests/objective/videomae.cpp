@@ -76,9 +76,7 @@ TEST_CASE("VideoMAE targets are per-patch normalised tubes in (p0 p1 p2 c) layou
   for (int p0 : {0, 1})
     for (int p1 : {0, 7})
       for (int p2 : {3, 5})
-        for (int c : {0, 2})
-          CHECK(raw[1][5][((p0 * 8 + p1) * 8 + p2) * 3 + c].item<double>() ==
-                x[1][c][2 + p0][0 + p1][8 + p2].item<double>());
+        for (int c : {0, 2}) CHECK(raw[1][5][((p0 * 8 + p1) * 8 + p2) * 3 + c].item<double>() == x[1][c][2 + p0][0 + p1][8 + p2].item<double>());
   const auto norm = patch_targets(x, 2, 8, /*normalize=*/true);
   // One tube and channel by hand: unbiased std, + 1e-6 on the std.
   const auto tube = x[0][1].narrow(0, 2, 2).narrow(1, 8, 8).narrow(2, 0, 8).reshape(-1);  // token 1·4 + 1·2 + 0 = 6
@@ -167,8 +165,8 @@ TEST_CASE("VideoMAE training steps on synthetic clips lower the loss", "[objecti
   const std::vector<double> losses = fixed_batch_losses(mae, 30);
   INFO("first " << losses.front() << ", last " << losses.back());
   const auto avg = [&](std::size_t a, std::size_t b) {
-    return std::accumulate(losses.begin() + static_cast<std::ptrdiff_t>(a), losses.begin() + static_cast<std::ptrdiff_t>(b),
-                           0.0) / static_cast<double>(b - a);
+    return std::accumulate(losses.begin() + static_cast<std::ptrdiff_t>(a), losses.begin() + static_cast<std::ptrdiff_t>(b), 0.0) /
+           static_cast<double>(b - a);
   };
   CHECK(avg(25, 30) < 0.9 * avg(0, 5));
   CHECK(mae->step.item<std::int64_t>() == 30);

@@ -27,8 +27,8 @@ inline void check_same(const Seen& here, const Seen& there) {
   CHECK(there.batch == here.batch);
   CHECK(there.span == here.span);
   CHECK(there.width == here.width);
-  CHECK(std::string(here.version) == std::to_string(LONGFORM_VERSION_MAJOR) + "." + std::to_string(LONGFORM_VERSION_MINOR) + "." +
-                                         std::to_string(LONGFORM_VERSION_PATCH));
+  CHECK(std::string(here.version) ==
+        std::to_string(LONGFORM_VERSION_MAJOR) + "." + std::to_string(LONGFORM_VERSION_MINOR) + "." + std::to_string(LONGFORM_VERSION_PATCH));
 }
 
 }  // namespace odr_test

@@ -137,7 +137,7 @@ TEST_CASE("prefetch: a decode error raised on the producer thread reaches the co
     CHECK(std::string(e.what()).find("synthetic:0/0") != std::string::npos);
     CHECK(e.operation() == "decode frame 45");
   }
-  CHECK(failed_on.load() != std::this_thread::get_id());  // it really was raised on another thread
+  CHECK(failed_on.load() != std::this_thread::get_id());         // it really was raised on another thread
   CHECK(starts == std::vector<std::int64_t>{0, 8, 16, 24, 32});  // clips 0..39 arrived first
 }
 
@@ -249,8 +249,7 @@ template <class Sampler>
 std::vector<Clip> all_clips(const VideoList& source, const Sampler& sampler, int workers, std::optional<SamplerState> resume = {},
                             std::shared_ptr<Telemetry> telemetry = nullptr) {
   std::vector<Clip> out;
-  for (Clip c : source | views::sample(sampler, {.context = {.telemetry = telemetry}, .resume = resume, .workers = workers,
-                                                  .chunk_frames = 200})) {
+  for (Clip c : source | views::sample(sampler, {.context = {.telemetry = telemetry}, .resume = resume, .workers = workers, .chunk_frames = 200})) {
     out.push_back(std::move(c));
   }
   return out;
@@ -274,8 +273,7 @@ void require_same(const std::vector<Clip>& a, const std::vector<Clip>& b, std::s
 TEST_CASE("decode workers give the same clips, bytes and states in the same order for W = 1, 2, 4", "[pipeline][workers][videos]") {
   // One long video with B-frames (sequential: W segments of it at once), and a list (random clips).
   const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
-  const VideoList list({test::video("tree_h264.mp4"), test::video("vfr_h264.mkv"), test::video("diver_h264.mp4")},
-                       {.threads = 1, .short_side = 64});
+  const VideoList list({test::video("tree_h264.mp4"), test::video("vfr_h264.mkv"), test::video("diver_h264.mp4")}, {.threads = 1, .short_side = 64});
   const SequentialSampler<Frames<8>, Stride<4>> sequential({.seed = 1});
   const RandomSampler<SegmentSeconds<4>, Frames<8>, Stride<2>> random({.seed = 3});
   const auto reference = all_clips(one, sequential, 1);
@@ -390,8 +388,8 @@ TEST_CASE("decode workers stop early without hanging and pass errors on in order
   const VideoList missing({test::video("vtest_h264.mp4"), test::scratch("none").string() + "/missing.mp4"}, {.threads = 1});
   auto telemetry = std::make_shared<Telemetry>();
   std::int64_t clips = 0;
-  for (const Clip& c : missing | views::sample(SequentialSampler<Frames<4>, Stride<8>>({.seed = 0}),
-                                                {.context = {.telemetry = telemetry}, .workers = 2})) {
+  for (const Clip& c :
+       missing | views::sample(SequentialSampler<Frames<4>, Stride<8>>({.seed = 0}), {.context = {.telemetry = telemetry}, .workers = 2})) {
     clips += c.data.defined();
   }
   CHECK(clips > 0);

@@ -105,8 +105,8 @@ TEST_CASE("sequential: clip j of each video is frames j*h + t*tau, videos in a s
   const Lengths src(lengths);
   for (const Seq p : {Seq{4, 1, 0}, Seq{3, 2, 0}, Seq{4, 2, 3}, Seq{2, 5, 12}, Seq{5, 1, 1}}) {
     CAPTURE(p.T, p.tau, p.h);
-    SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> sampler(Frames<dynamic>{p.T}, Stride<dynamic>{p.tau},
-                                                                              Hop<dynamic>{p.h}, {.seed = 11});
+    SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> sampler(Frames<dynamic>{p.T}, Stride<dynamic>{p.tau}, Hop<dynamic>{p.h},
+                                                                              {.seed = 11});
     const std::int64_t span = (p.T - 1) * p.tau + 1, hop = p.h == 0 ? p.T * p.tau : p.h;
     auto telemetry = std::make_shared<Telemetry>();
     ClipContext ctx(src, {.telemetry = telemetry});
@@ -209,14 +209,13 @@ TEST_CASE("random: clips lie inside one 10-s segment, stride tau, order a seeded
 TEST_CASE("random: a segment shorter than the clip span is a config_error naming the video", "[sampler][random]") {
   const Lengths src({600});
   RandomSampler<SegmentSeconds<dynamic>, Frames<dynamic>, Stride<dynamic>, KeepOrder> s(SegmentSeconds<dynamic>{1.0}, Frames<dynamic>{16},
-                                                                                          Stride<dynamic>{4});
+                                                                                        Stride<dynamic>{4});
   ClipContext ctx(src);
   REQUIRE_THROWS_WITH(s.next(ctx), Catch::Contains("len600/0") && Catch::Contains("fewer than the clip span"));
 }
 
-TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]",
-                   (SequentialSampler<Frames<4>, Stride<2>>), (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>),
-                   (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
+TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]", (SequentialSampler<Frames<4>, Stride<2>>),
+                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
                    (ReplayBuffer<Capacity<5>, SequentialSampler<Frames<4>, Stride<2>>>)) {
   const Lengths src({70, 35, 90, 44, 51});
   auto make = [] {
@@ -354,7 +353,8 @@ static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Hop
 static_assert(std::is_same_v<SequentialSampler<>, SequentialSampler<Frames<16>, Stride<1>, Hop<>>>);
 static_assert(std::is_same_v<RandomSampler<Stride<4>, KeepOrder>, RandomSampler<SegmentSeconds<10>, Frames<16>, Stride<4>, KeepOrder>>);
 static_assert(std::is_same_v<ShuffleFrames, Shuffle<true>> && std::is_same_v<KeepOrder, Shuffle<false>>);
-static_assert(std::is_same_v<MultiStream<SequentialSampler<Stride<8>>, Streams<4>>, MultiStream<Streams<4>, SequentialSampler<Frames<16>, Stride<8>>>>);
+static_assert(
+    std::is_same_v<MultiStream<SequentialSampler<Stride<8>>, Streams<4>>, MultiStream<Streams<4>, SequentialSampler<Frames<16>, Stride<8>>>>);
 static_assert(std::is_same_v<MultiStream<Streams<4>>, MultiStream<Streams<4>, SequentialSampler<>>>);
 static_assert(std::is_same_v<ReplayBuffer<SequentialSampler<>, Capacity<8>>, ReplayBuffer<Capacity<8>>>);
 static_assert(sizeof(SequentialSampler<Stride<8>>) == sizeof(SequentialSampler<Frames<16>, Stride<1>>));  // static: no storage
@@ -363,8 +363,8 @@ TEST_CASE("parameters in any order: the card's SequentialSampler<Stride<8>> is 1
   const Lengths src({300, 200});
   SequentialSampler<Stride<8>> card({.seed = 5});
   SequentialSampler<Frames<16>, Stride<8>, Hop<128>> spelled_out({.seed = 5});
-  SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> dynamic_any_order(Stride<dynamic>{8}, Hop<dynamic>{0},
-                                                                                       Frames<dynamic>{16}, SamplerOptions{.seed = 5});
+  SequentialSampler<Frames<dynamic>, Stride<dynamic>, Hop<dynamic>> dynamic_any_order(Stride<dynamic>{8}, Hop<dynamic>{0}, Frames<dynamic>{16},
+                                                                                      SamplerOptions{.seed = 5});
   CHECK(card.frames() == 16);
   CHECK(card.stride() == 8);
   CHECK(card.hop() == 128);
@@ -401,7 +401,7 @@ TEST_CASE("constructors take the dynamic parameters and the options in any order
   // A dynamic parameter must be given: no default for it.
   STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Stride<dynamic>>);
   STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Frames<dynamic>, Frames<dynamic>, Stride<dynamic>>);  // twice
-  STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Frames<dynamic>, Stride<dynamic>, Hop<dynamic>>);    // not its parameter
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<Dyn, Frames<dynamic>, Stride<dynamic>, Hop<dynamic>>);     // not its parameter
   const RandomSampler<KeepOrder, Frames<dynamic>, SegmentSeconds<dynamic>> random(SegmentSeconds<dynamic>{2.5}, Frames<dynamic>{8},
                                                                                   SamplerOptions{.seed = 1});
   CHECK(random.frames() == 8);

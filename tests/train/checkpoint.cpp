@@ -49,8 +49,15 @@ using Sequential = SequentialSampler<Frames<4>, Stride<2>>;
 SyntheticVideo videos() { return SyntheticVideo({.seed = 7, .videos = 2, .frames = 2000, .width = 48, .height = 40}); }
 
 PretrainerOptions options(const fs::path& dir, OptimizerKind optimizer) {
-  return {.steps = 3, .batch = 2, .size = 24, .optimizer = optimizer, .lr = 2e-3, .warmup_steps = 1,
-          .out_dir = dir.string(), .prefetch = 2, .progress = false};
+  return {.steps = 3,
+          .batch = 2,
+          .size = 24,
+          .optimizer = optimizer,
+          .lr = 2e-3,
+          .warmup_steps = 1,
+          .out_dir = dir.string(),
+          .prefetch = 2,
+          .progress = false};
 }
 
 // Python's verdict on a check of tests/reference/check_checkpoint.py: 0 held, 77 skipped, else failed.
@@ -117,8 +124,10 @@ TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) re
       NextFrame fresh({.seed = 5});
       auto params = fresh.parameters();
       std::unique_ptr<torch::optim::Optimizer> opt;
-      if (kind == OptimizerKind::sgd) opt = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(1.0));
-      else opt = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(1.0));
+      if (kind == OptimizerKind::sgd)
+        opt = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(1.0));
+      else
+        opt = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(1.0));
       const auto st = load_training_checkpoint(ckpt, fresh.module(), *opt, c10::Device(c10::kCPU));
       CHECK(st.step == 3);
       CHECK(st.sampler == read_training_state(ckpt).sampler);
@@ -152,8 +161,10 @@ TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) re
       auto other_params = other.parameters();
       const auto before = state_dict(other.module())["enc.weight"].clone();
       std::unique_ptr<torch::optim::Optimizer> wrong;
-      if (kind == OptimizerKind::sgd) wrong = std::make_unique<torch::optim::AdamW>(other_params, torch::optim::AdamWOptions(1.0));
-      else wrong = std::make_unique<torch::optim::SGD>(other_params, torch::optim::SGDOptions(1.0));
+      if (kind == OptimizerKind::sgd)
+        wrong = std::make_unique<torch::optim::AdamW>(other_params, torch::optim::AdamWOptions(1.0));
+      else
+        wrong = std::make_unique<torch::optim::SGD>(other_params, torch::optim::SGDOptions(1.0));
       CHECK_THROWS_WITH(load_training_checkpoint(ckpt, other.module(), *wrong, c10::Device(c10::kCPU)),
                         Catch::Contains(ckpt.string()) && Catch::Contains("the optimizer does not match"));
       CHECK(at::equal(state_dict(other.module())["enc.weight"], before));
@@ -203,12 +214,17 @@ TEST_CASE("Damaged, foreign, old-format and hostile checkpoints are checkpoint_e
     CHECK_THAT(refusal(bad, bytes_of(bad)), Catch::Contains("format 1") && Catch::Contains("torch.jit.load"));
   }
   SECTION("a pickle that builds a cycle, one nested a million deep, a storage larger than its record") {
-    CHECK_THAT(refusal(bad, zip_of("\x80\x02]q\x00h\x00" "a."s)), Catch::Contains("cyclic"));  // l = []; l.append(l)
+    CHECK_THAT(refusal(bad, zip_of("\x80\x02]q\x00h\x00"
+                                   "a."s)),
+               Catch::Contains("cyclic"));  // l = []; l.append(l)
     const std::string deep = "\x80\x02" + std::string(1000000, ']') + std::string(999999, 'a') + ".";
     CHECK_THAT(refusal(bad, zip_of(deep)), Catch::Contains("nested deeper"));
     // torch._utils._rebuild_tensor_v2(('storage', torch.FloatStorage, '0', 'cpu', 2**40), 0, (1,), (1,), False, OrderedDict())
-    const std::string huge = "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\0\0\0storagectorch\nFloatStorage\n"
-                             "X\x01\0\0\0" "0X\x03\0\0\0cpu\x8a\x06\0\0\0\0\0\x01tQK\0K\x01\x85K\x01\x85\x89)tR."s;
+    const std::string huge =
+        "\x80\x02"
+        "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\0\0\0storagectorch\nFloatStorage\n"
+        "X\x01\0\0\0"
+        "0X\x03\0\0\0cpu\x8a\x06\0\0\0\0\0\x01tQK\0K\x01\x85K\x01\x85\x89)tR."s;
     CHECK_THAT(refusal(bad, zip_of(huge, {{"data/0", std::string(8, '\0')}})), Catch::Contains("holds 8 bytes"));
   }
   SECTION("a model of another shape, by name") {
@@ -226,14 +242,14 @@ namespace {
 // What the two export tests vary: the run `longform pretrain` makes, the encoder and naming
 // `longform export` reports, and how Python and longform check the exported file.
 struct ExportCase {
-  std::string scratch;               // folder name
-  std::string pretrain;              // `longform pretrain --synthetic` arguments besides the shared ones
-  std::int64_t frames = 4;           // clip length, pre-training and check alike (32x32 pixels)
-  std::string encoder, naming;       // what `longform export` reports
-  std::string output;                // the model output's name in io.pt
-  std::string check, check_sizes;    // check_checkpoint.py's check, and its arguments after the files
-  std::string optional_package;      // when not empty: the check may skip (77) for want of it
-  CheckpointOptions read_back;       // how longform reads the exported file back
+  std::string scratch;             // folder name
+  std::string pretrain;            // `longform pretrain --synthetic` arguments besides the shared ones
+  std::int64_t frames = 4;         // clip length, pre-training and check alike (32x32 pixels)
+  std::string encoder, naming;     // what `longform export` reports
+  std::string output;              // the model output's name in io.pt
+  std::string check, check_sizes;  // check_checkpoint.py's check, and its arguments after the files
+  std::string optional_package;    // when not empty: the check may skip (77) for want of it
+  CheckpointOptions read_back;     // how longform reads the exported file back
 };
 
 // Pre-trains with the CLI and exports the encoder; then `model`, loaded from the checkpoint, gives
@@ -251,8 +267,7 @@ void check_export(const ExportCase& c, Model model, Forward forward) {
   const auto exported = longform::test::run(cli + " export --weights " + ckpt.string() + " --out " + out.string());
   INFO(exported.output);
   REQUIRE(exported.status == 0);
-  CHECK_THAT(exported.output, Catch::Contains("\"encoder\":\"" + c.encoder + "\"") &&
-                                  Catch::Contains("\"naming\":\"" + c.naming + "\""));
+  CHECK_THAT(exported.output, Catch::Contains("\"encoder\":\"" + c.encoder + "\"") && Catch::Contains("\"naming\":\"" + c.naming + "\""));
 
   REQUIRE(load_pretrained(*model, ckpt) == "checkpoint:" + c.encoder);
   model->eval();
@@ -268,8 +283,10 @@ void check_export(const ExportCase& c, Model model, Forward forward) {
   io.insert(c.output, output);
   save_state_dict(io, dir / "io.pt");
   const int status = python_check(c.check + " " + out.string() + " " + (dir / "io.pt").string() + " " + c.check_sizes);
-  if (status == 77 && !c.optional_package.empty()) WARN(c.optional_package + " is not installed: the comparison was skipped");
-  else CHECK(status == 0);
+  if (status == 77 && !c.optional_package.empty())
+    WARN(c.optional_package + " is not installed: the comparison was skipped");
+  else
+    CHECK(status == 0);
   const auto back = read_checkpoint(out, c.read_back);
   const auto sub = read_training_submodule(ckpt, c.encoder);
   REQUIRE(back.size() == sub.size());
@@ -283,8 +300,14 @@ TEST_CASE("longform export: MoCo's X3D encoder gives PyTorchVideo's create_x3d t
   o.frames = 4;
   o.crop_size = 32;  // output: logits, through the (untrained) classifier blocks.5.proj
   // The file is also what longform itself reads back, PyTorchVideo's names being its own.
-  check_export({.scratch = "ckpt-export-x3d", .pretrain = "--method moco --arch x3d_xs --queue-size 8", .frames = 4,
-                .encoder = "encoder_q", .naming = "pytorchvideo", .output = "logits", .check = "x3d", .check_sizes = "4 32"},
+  check_export({.scratch = "ckpt-export-x3d",
+                .pretrain = "--method moco --arch x3d_xs --queue-size 8",
+                .frames = 4,
+                .encoder = "encoder_q",
+                .naming = "pytorchvideo",
+                .output = "logits",
+                .check = "x3d",
+                .check_sizes = "4 32"},
                X3D(o), [](X3DImpl& m, const at::Tensor& x) { return m.forward(x); });
 }
 
@@ -293,8 +316,15 @@ TEST_CASE("longform export: VideoMAE's ViT encoder gives transformers' VideoMAEM
   o.frames = 8;
   o.image_size = 32;
   // Hugging Face names map back to the encoder's own (KeyNaming::hugging_face).
-  check_export({.scratch = "ckpt-export-vit", .pretrain = "--method videomae --arch vit_tiny --mask-ratio 0.5", .frames = 8,
-                .encoder = "encoder", .naming = "hf", .output = "tokens", .check = "videomae", .check_sizes = "8 32 8 192 4 3",
-                .optional_package = "transformers", .read_back = {.prefix = "encoder.", .naming = KeyNaming::hugging_face}},
+  check_export({.scratch = "ckpt-export-vit",
+                .pretrain = "--method videomae --arch vit_tiny --mask-ratio 0.5",
+                .frames = 8,
+                .encoder = "encoder",
+                .naming = "hf",
+                .output = "tokens",
+                .check = "videomae",
+                .check_sizes = "8 32 8 192 4 3",
+                .optional_package = "transformers",
+                .read_back = {.prefix = "encoder.", .naming = KeyNaming::hugging_face}},
                VideoViT(o), [](VideoViTImpl& m, const at::Tensor& x) { return m.forward_tokens(x); });
 }

@@ -46,9 +46,10 @@ fs::path fast_scratch(const std::string& name) {
 // A tiny MoCo run on the built-in synthetic videos, checkpointing after every step; long enough
 // that 50 interrupted tries never finish it, however fast the machine.
 std::vector<std::string> pretrain(const fs::path& out, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{LONGFORM_CLI, "pretrain", "--synthetic", "--method", "moco", "--arch", "x3d_xs", "--frames", "2",
-                                "--stride", "2", "--size", "32", "--batch", "2", "--queue-size", "8", "--threads", "1",
-                                "--steps", "1000", "--checkpoint-every", "1", "--out", out.string()};
+  std::vector<std::string> args{
+      LONGFORM_CLI, "pretrain", "--synthetic", "--method",     "moco", "--arch",    "x3d_xs", "--frames", "2",    "--stride",           "2", "--size",
+      "32",         "--batch",  "2",           "--queue-size", "8",    "--threads", "1",      "--steps",  "1000", "--checkpoint-every", "1", "--out",
+      out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -139,7 +140,7 @@ TEST_CASE("longform pretrain killed 50 times at random moments always leaves a l
     during_write += fs::exists(tmp);  // its temporary is still there: killed between create and rename
     if (fs::exists(ckpt)) {
       const auto state = longform::read_training_state(ckpt);  // the whole archive, every tensor
-      CHECK(state.step >= step);                                // never an older one
+      CHECK(state.step >= step);                               // never an older one
       step = state.step;
     }
   }

@@ -48,8 +48,15 @@ Sequential sequential() { return Sequential({.seed = 3, .epochs = 0}); }
 Replay replay() { return Replay(6, sequential(), 11); }
 
 PretrainerOptions tiny_options(const std::filesystem::path& dir) {
-  return {.steps = 20, .batch = 2, .size = 24, .lr = 2e-3, .warmup_steps = 3, .checkpoint_every = 5,
-          .out_dir = dir.string(), .prefetch = 2, .progress = false};
+  return {.steps = 20,
+          .batch = 2,
+          .size = 24,
+          .lr = 2e-3,
+          .warmup_steps = 3,
+          .checkpoint_every = 5,
+          .out_dir = dir.string(),
+          .prefetch = 2,
+          .progress = false};
 }
 
 // The objective as every run of a test starts it: same seed, same initial weights.
@@ -198,11 +205,11 @@ TEST_CASE("Pretrainer: CTAD picks the policies from the arguments", "[train]") {
   // The default source is a file list, the default optimizer the options' choice, the default
   // preparation the paper's.
   STATIC_REQUIRE(std::is_same_v<Pretrainer<Sequential, NextFrame>, Pretrainer<Sequential, NextFrame, VideoList>>);
-  STATIC_REQUIRE(std::is_same_v<Pretrainer<Sequential, NextFrame>,
-                                Pretrainer<Sequential, NextFrame, VideoList, OptimizerFromOptions, PaperPreparation>>);
+  STATIC_REQUIRE(
+      std::is_same_v<Pretrainer<Sequential, NextFrame>, Pretrainer<Sequential, NextFrame, VideoList, OptimizerFromOptions, PaperPreparation>>);
   Pretrainer with_policies{long_video(), sequential(), fresh_objective(), tiny_options(dir), SGD{}, CountedCorner{} | Standardize{}};
-  STATIC_REQUIRE(std::is_same_v<decltype(with_policies),
-                                Pretrainer<Sequential, NextFrame, SyntheticVideo, SGD, Compose<CountedCorner, Standardize>>>);
+  STATIC_REQUIRE(
+      std::is_same_v<decltype(with_policies), Pretrainer<Sequential, NextFrame, SyntheticVideo, SGD, Compose<CountedCorner, Standardize>>>);
 }
 
 TEST_CASE("Pretrainer: a run stopped at step 10 of 20 and resumed reproduces the losses bit for bit", "[train]") {
@@ -465,9 +472,9 @@ TEST_CASE("WarmupCosine: linear warmup to the peak then cosine towards min_lr", 
   const WarmupCosine s{.peak = 1.0, .min_lr = 0.1, .warmup = 4, .steps = 14};
   CHECK(s(1) == Approx(0.25));
   CHECK(s(4) == Approx(1.0));
-  CHECK(s(5) == Approx(1.0));              // first decay step at the peak
-  CHECK(s(10) == Approx(0.1 + 0.9 * 0.5)); // half way
-  CHECK(s(14) > 0.1);                      // the last step still learns
+  CHECK(s(5) == Approx(1.0));               // first decay step at the peak
+  CHECK(s(10) == Approx(0.1 + 0.9 * 0.5));  // half way
+  CHECK(s(14) > 0.1);                       // the last step still learns
   CHECK(s(14) < s(13));
 }
 
@@ -603,8 +610,8 @@ TEST_CASE("Pretrainer: optimizer policies: AdamW and SGD as types, the options' 
 TEST_CASE("Pretrainer: the clip preparation is a policy: the paper's chain by default, any deterministic transform instead", "[train]") {
   const auto o = in_memory(3);
   Pretrainer paper{long_video(), sequential(), fresh_objective(), o};
-  Pretrainer spelled{long_video(), sequential(), fresh_objective(), o, OptimizerFromOptions{},
-                     ShortSideScale{.size = o.size} | CenterCrop(o.size) | Standardize{}};
+  Pretrainer spelled{
+      long_video(), sequential(), fresh_objective(), o, OptimizerFromOptions{}, ShortSideScale{.size = o.size} | CenterCrop(o.size) | Standardize{}};
   STATIC_REQUIRE(std::is_same_v<decltype(spelled), decltype(paper)>);
   const auto paper_losses = paper.run().losses;
   CHECK(spelled.run().losses == paper_losses);

@@ -26,10 +26,10 @@
 namespace longform::test {
 
 struct NextFrameOptions {
-  double noise = 0.1;            ///< std of the Gaussian noise added to the input frames
-  std::uint64_t seed = 1;        ///< the noise generator's seed
-  std::int64_t poison_at = 0;    ///< > 0: the loss of that call (1-based) is NaN (injected failure)
-  std::int64_t width = 8;        ///< hidden channels
+  double noise = 0.1;          ///< std of the Gaussian noise added to the input frames
+  std::uint64_t seed = 1;      ///< the noise generator's seed
+  std::int64_t poison_at = 0;  ///< > 0: the loss of that call (1-based) is NaN (injected failure)
+  std::int64_t width = 8;      ///< hidden channels
 };
 
 struct NextFrameNetImpl : torch::nn::Module {

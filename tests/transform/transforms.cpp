@@ -193,8 +193,8 @@ TEST_CASE("frame shuffle: frames, indices and timestamps move together", "[trans
 
 TEST_CASE("composition with |, seeded reproducibility, devices", "[transform][compose]") {
   auto make = [] {
-    return RandomResizedCrop{.height = 64, .width = 64, .seed = 1} | HorizontalFlip{.seed = 2} |
-           ColorJitter{.p = 0.8, .seed = 3} | RandomGrayscale{.seed = 4} | Standardize{} | ToDevice{.device = at::kCPU};
+    return RandomResizedCrop{.height = 64, .width = 64, .seed = 1} | HorizontalFlip{.seed = 2} | ColorJitter{.p = 0.8, .seed = 3} |
+           RandomGrayscale{.seed = 4} | Standardize{} | ToDevice{.device = at::kCPU};
   };
   STATIC_REQUIRE(ClipTransform<decltype(make())>);
   auto a = make(), b = make();

@@ -45,9 +45,8 @@ struct mac_counter_state {
 inline thread_local mac_counter_state* mac_counter = nullptr;
 
 inline bool counted_op(std::string_view name) {
-  for (std::string_view n : {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::convolution", "aten::linear",
-                             "aten::addmm", "aten::mm", "aten::bmm", "aten::matmul",
-                             "aten::scaled_dot_product_attention"})
+  for (std::string_view n : {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::convolution", "aten::linear", "aten::addmm", "aten::mm",
+                             "aten::bmm", "aten::matmul", "aten::scaled_dot_product_attention"})
     if (name == n) return true;
   return false;
 }
@@ -96,8 +95,7 @@ inline void mac_exit(const at::RecordFunction& fn, at::ObserverContext*) {
 inline std::int64_t count_macs(const std::function<void(const at::Tensor&)>& forward, const at::Tensor& input) {
   detail::mac_counter_state state;
   detail::mac_counter = &state;
-  auto handle = at::addThreadLocalCallback(
-      at::RecordFunctionCallback(&detail::mac_enter, &detail::mac_exit).needsInputs(true).needsOutputs(true));
+  auto handle = at::addThreadLocalCallback(at::RecordFunctionCallback(&detail::mac_enter, &detail::mac_exit).needsInputs(true).needsOutputs(true));
   try {
     c10::InferenceMode guard;
     forward(input);

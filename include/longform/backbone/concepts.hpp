@@ -49,8 +49,7 @@ using backbone_impl_t = typename detail::backbone_impl<std::remove_cvref_t<T>>::
 /// A video network usable as the encoder of an SSL objective (see the file comment).
 template <class B>
 concept Backbone =
-    std::same_as<typename backbone_impl_t<B>::backbone_concept, backbone_tag> &&
-    std::derived_from<backbone_impl_t<B>, torch::nn::Module> &&
+    std::same_as<typename backbone_impl_t<B>::backbone_concept, backbone_tag> && std::derived_from<backbone_impl_t<B>, torch::nn::Module> &&
     requires(backbone_impl_t<B>& b, const backbone_impl_t<B>& cb, const at::Tensor& clip) {
       { b.forward(clip) } -> std::same_as<at::Tensor>;
       { cb.feature_dim() } -> std::convertible_to<std::int64_t>;

@@ -28,8 +28,7 @@ namespace longform {
 inline void to_memory_format(torch::nn::Module& module, at::MemoryFormat format) {
   at::NoGradGuard no_grad;
   auto restride = [format](at::Tensor& t) {
-    if (t.defined() && t.dim() == 5)
-      t.set_data(t.to(t.options(), /*non_blocking=*/false, /*copy=*/true, format));
+    if (t.defined() && t.dim() == 5) t.set_data(t.to(t.options(), /*non_blocking=*/false, /*copy=*/true, format));
   };
   for (auto& p : module.parameters()) restride(p);
   for (auto& b : module.buffers()) restride(b);

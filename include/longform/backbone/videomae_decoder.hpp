@@ -49,8 +49,7 @@ class VideoMAEDecoderImpl : public torch::nn::Cloneable<VideoMAEDecoderImpl> {
   /// (Re)creates the modules.
   void reset() override {
     const auto& o = options_;
-    const ViTBlockOptions block{.dim = o.embed_dim, .num_heads = o.num_heads, .mlp_ratio = o.mlp_ratio,
-                                .norm_eps = o.norm_eps};
+    const ViTBlockOptions block{.dim = o.embed_dim, .num_heads = o.num_heads, .mlp_ratio = o.mlp_ratio, .norm_eps = o.norm_eps};
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < o.depth; ++i) blocks->push_back(ViTBlock(block));
     norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.embed_dim}).eps(o.norm_eps)));
@@ -61,10 +60,10 @@ class VideoMAEDecoderImpl : public torch::nn::Cloneable<VideoMAEDecoderImpl> {
   /// `[N, L, D_dec]` (visible tokens first, then mask tokens) -> `[N, n, num_outputs]` for the
   /// last `return_token_num` tokens, i.e. the masked ones; `0` predicts all L.
   at::Tensor forward(const at::Tensor& tokens, std::int64_t return_token_num = 0) {
-    TORCH_CHECK(tokens.dim() == 3 && tokens.size(2) == options_.embed_dim, "VideoMAEDecoder: expected [N, L, ",
-                options_.embed_dim, "] tokens, got ", tokens.sizes());
-    TORCH_CHECK(return_token_num >= 0 && return_token_num <= tokens.size(1), "VideoMAEDecoder: return_token_num ",
-                return_token_num, " not in [0, ", tokens.size(1), "]");
+    TORCH_CHECK(tokens.dim() == 3 && tokens.size(2) == options_.embed_dim, "VideoMAEDecoder: expected [N, L, ", options_.embed_dim, "] tokens, got ",
+                tokens.sizes());
+    TORCH_CHECK(return_token_num >= 0 && return_token_num <= tokens.size(1), "VideoMAEDecoder: return_token_num ", return_token_num, " not in [0, ",
+                tokens.size(1), "]");
     auto x = tokens;
     for (const auto& b : *blocks) x = b->as<ViTBlockImpl>()->forward(x);
     if (return_token_num > 0) x = x.slice(1, x.size(1) - return_token_num);

@@ -64,8 +64,8 @@ inline at::Tensor sinusoid_position_table(std::int64_t n, std::int64_t dim) {
 /// sample must keep the same number K (VideoMAE's tube masks do). This is Python's `x[keep].reshape(N, -1, D)`.
 /// A CPU `keep` for device `tokens` is counted on the host, so the GPU is never waited for.
 inline at::Tensor select_tokens(const at::Tensor& tokens, const at::Tensor& keep) {
-  TORCH_CHECK(keep.dim() == 2 && keep.size(0) == tokens.size(0) && keep.size(1) == tokens.size(1),
-              "select_tokens: mask must be [N, L] = [", tokens.size(0), ", ", tokens.size(1), "], got ", keep.sizes());
+  TORCH_CHECK(keep.dim() == 2 && keep.size(0) == tokens.size(0) && keep.size(1) == tokens.size(1), "select_tokens: mask must be [N, L] = [",
+              tokens.size(0), ", ", tokens.size(1), "], got ", keep.sizes());
   const auto counts = keep.sum(1);
   const auto k = counts[0].item<std::int64_t>();
   TORCH_CHECK(counts.eq(k).all().item<bool>(), "select_tokens: every sample must mask the same number of tokens");
@@ -75,10 +75,10 @@ inline at::Tensor select_tokens(const at::Tensor& tokens, const at::Tensor& keep
 
 /// Options of a ViT block (shared by the encoder and the VideoMAE decoder).
 struct ViTBlockOptions {
-  std::int64_t dim = 384;       ///< token width
-  std::int64_t num_heads = 6;   ///< attention heads (`dim / num_heads` per head)
-  double mlp_ratio = 4.0;       ///< MLP hidden width relative to `dim`
-  double norm_eps = 1e-6;       ///< LayerNorm epsilon (VideoMAE: 1e-6)
+  std::int64_t dim = 384;      ///< token width
+  std::int64_t num_heads = 6;  ///< attention heads (`dim / num_heads` per head)
+  double mlp_ratio = 4.0;      ///< MLP hidden width relative to `dim`
+  double norm_eps = 1e-6;      ///< LayerNorm epsilon (VideoMAE: 1e-6)
 };
 
 /// Multi-head self-attention with VideoMAE's parameterization (`qkv` without bias, `q_bias`, `v_bias`).
@@ -89,8 +89,7 @@ class ViTAttentionImpl : public torch::nn::Cloneable<ViTAttentionImpl> {
 
   /// (Re)creates the parameters.
   void reset() override {
-    TORCH_CHECK(options_.dim % options_.num_heads == 0, "ViT: dim ", options_.dim, " is not a multiple of num_heads ",
-                options_.num_heads);
+    TORCH_CHECK(options_.dim % options_.num_heads == 0, "ViT: dim ", options_.dim, " is not a multiple of num_heads ", options_.num_heads);
     const auto d = options_.dim;
     // Own parameters come first in the state dict, as in Python: q_bias, v_bias, qkv.weight, proj.*
     q_bias = register_parameter("q_bias", at::zeros({d}));
@@ -109,10 +108,10 @@ class ViTAttentionImpl : public torch::nn::Cloneable<ViTAttentionImpl> {
     return detail::linear(proj, y.transpose(1, 2).reshape({n, l, options_.dim}));
   }
 
-  at::Tensor q_bias;                     ///< query bias
-  at::Tensor v_bias;                     ///< value bias
-  torch::nn::Linear qkv{nullptr};        ///< fused q, k, v projection (rows q; k; v), no bias
-  torch::nn::Linear proj{nullptr};       ///< output projection
+  at::Tensor q_bias;                ///< query bias
+  at::Tensor v_bias;                ///< value bias
+  torch::nn::Linear qkv{nullptr};   ///< fused q, k, v projection (rows q; k; v), no bias
+  torch::nn::Linear proj{nullptr};  ///< output projection
 
  private:
   ViTBlockOptions options_;
@@ -185,8 +184,8 @@ class VideoPatchEmbedImpl : public torch::nn::Cloneable<VideoPatchEmbedImpl> {
 
   /// (Re)creates `proj`.
   void reset() override {
-    proj = register_module("proj", torch::nn::Conv3d(torch::nn::Conv3dOptions(in_, dim_, {tubelet_, patch_, patch_})
-                                                         .stride({tubelet_, patch_, patch_})));
+    proj = register_module("proj",
+                           torch::nn::Conv3d(torch::nn::Conv3dOptions(in_, dim_, {tubelet_, patch_, patch_}).stride({tubelet_, patch_, patch_})));
   }
 
   /// `[N, C, T, H, W]` -> `[N, L, D]`, tokens ordered t, h, w, row-major: elementwise ops keep
@@ -220,18 +219,18 @@ inline void init_vit_weights(torch::nn::Module& module) {
 
 /// Options of `VideoViT`; defaults are ViT-S/16 for 16x224² clips, VideoMAE's pre-training encoder.
 struct VideoViTOptions {
-  std::int64_t embed_dim = 384;       ///< token width D
-  std::int64_t depth = 12;            ///< number of blocks
-  std::int64_t num_heads = 6;         ///< attention heads
-  double mlp_ratio = 4.0;             ///< MLP width relative to D
-  std::int64_t patch_size = 16;       ///< spatial patch side
-  std::int64_t tubelet_size = 2;      ///< temporal patch length
-  std::int64_t frames = 16;           ///< clip length T the position table is built for
-  std::int64_t image_size = 224;      ///< clip side H = W the position table is built for
-  std::int64_t in_channels = 3;       ///< input channels
-  std::int64_t num_classes = 0;       ///< > 0 adds a linear `head` (fine-tuning); 0: none
-  bool use_mean_pooling = false;      ///< fine-tuning layout: no `norm`, `fc_norm` after the token mean
-  double norm_eps = 1e-6;             ///< LayerNorm epsilon
+  std::int64_t embed_dim = 384;   ///< token width D
+  std::int64_t depth = 12;        ///< number of blocks
+  std::int64_t num_heads = 6;     ///< attention heads
+  double mlp_ratio = 4.0;         ///< MLP width relative to D
+  std::int64_t patch_size = 16;   ///< spatial patch side
+  std::int64_t tubelet_size = 2;  ///< temporal patch length
+  std::int64_t frames = 16;       ///< clip length T the position table is built for
+  std::int64_t image_size = 224;  ///< clip side H = W the position table is built for
+  std::int64_t in_channels = 3;   ///< input channels
+  std::int64_t num_classes = 0;   ///< > 0 adds a linear `head` (fine-tuning); 0: none
+  bool use_mean_pooling = false;  ///< fine-tuning layout: no `norm`, `fc_norm` after the token mean
+  double norm_eps = 1e-6;         ///< LayerNorm epsilon
 };
 
 /// ViT-S/16 (D 384, 12 blocks, 6 heads), tubelet 2.
@@ -240,9 +239,7 @@ inline VideoViTOptions vit_s() { return {}; }
 inline VideoViTOptions vit_b() { return {.embed_dim = 768, .depth = 12, .num_heads = 12}; }
 /// ViT-Tiny/8: not a published model; D 192, 4 blocks, 3 heads, 8x8 patches, 8 frames of 32x32
 /// (64 tokens). For the built-in benchmark on a laptop CPU.
-inline VideoViTOptions vit_tiny() {
-  return {.embed_dim = 192, .depth = 4, .num_heads = 3, .patch_size = 8, .frames = 8, .image_size = 32};
-}
+inline VideoViTOptions vit_tiny() { return {.embed_dim = 192, .depth = 4, .num_heads = 3, .patch_size = 8, .frames = 8, .image_size = 32}; }
 
 /// The video ViT encoder. `forward` returns one vector per clip (the token mean, through
 /// `fc_norm` and `head` when configured); `forward_tokens` returns the (visible) tokens.
@@ -258,10 +255,8 @@ class VideoViTImpl : public torch::nn::Cloneable<VideoViTImpl> {
   void reset() override {
     const auto& o = options_;
     TORCH_CHECK(o.frames % o.tubelet_size == 0 && o.image_size % o.patch_size == 0, "VideoViT: frames (", o.frames,
-                ") must be a multiple of tubelet_size (", o.tubelet_size, ") and image_size (", o.image_size,
-                ") of patch_size (", o.patch_size, ")");
-    const ViTBlockOptions block{.dim = o.embed_dim, .num_heads = o.num_heads, .mlp_ratio = o.mlp_ratio,
-                                .norm_eps = o.norm_eps};
+                ") must be a multiple of tubelet_size (", o.tubelet_size, ") and image_size (", o.image_size, ") of patch_size (", o.patch_size, ")");
+    const ViTBlockOptions block{.dim = o.embed_dim, .num_heads = o.num_heads, .mlp_ratio = o.mlp_ratio, .norm_eps = o.norm_eps};
     patch_embed = register_module("patch_embed", VideoPatchEmbed(o.in_channels, o.embed_dim, o.tubelet_size, o.patch_size));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < o.depth; ++i) blocks->push_back(ViTBlock(block));
@@ -277,14 +272,13 @@ class VideoViTImpl : public torch::nn::Cloneable<VideoViTImpl> {
   /// Tokens `[N, L, D]` after the last block and `norm`; with `mask` (`[N, L]` bool, true =
   /// masked) only the visible ones, `[N, L_visible, D]`, in token order.
   at::Tensor forward_tokens(const at::Tensor& clip, const at::Tensor& mask = {}) {
-    TORCH_CHECK(clip.dim() == 5 && clip.size(1) == options_.in_channels, "VideoViT: expected a [N, ",
-                options_.in_channels, ", T, H, W] clip, got shape ", clip.sizes());
+    TORCH_CHECK(clip.dim() == 5 && clip.size(1) == options_.in_channels, "VideoViT: expected a [N, ", options_.in_channels,
+                ", T, H, W] clip, got shape ", clip.sizes());
     auto x = patch_embed->forward(clip);
-    TORCH_CHECK(x.size(1) == num_tokens(), "VideoViT: the position table is built for ", options_.frames, "x",
-                options_.image_size, "x", options_.image_size, " clips (", num_tokens(), " tokens); got ",
-                clip.size(2), "x", clip.size(3), "x", clip.size(4), " (", x.size(1), " tokens)");
-    if (pos_embed_.device() != x.device() || pos_embed_.scalar_type() != x.scalar_type())
-      pos_embed_ = pos_embed_.to(x.device(), x.scalar_type());
+    TORCH_CHECK(x.size(1) == num_tokens(), "VideoViT: the position table is built for ", options_.frames, "x", options_.image_size, "x",
+                options_.image_size, " clips (", num_tokens(), " tokens); got ", clip.size(2), "x", clip.size(3), "x", clip.size(4), " (", x.size(1),
+                " tokens)");
+    if (pos_embed_.device() != x.device() || pos_embed_.scalar_type() != x.scalar_type()) pos_embed_ = pos_embed_.to(x.device(), x.scalar_type());
     x = x + pos_embed_;
     if (mask.defined()) x = select_tokens(x, mask.logical_not());
     for (const auto& b : *blocks) x = b->as<ViTBlockImpl>()->forward(x);
@@ -299,9 +293,7 @@ class VideoViTImpl : public torch::nn::Cloneable<VideoViTImpl> {
   }
 
   /// Width of `forward`'s output: `num_classes` with a head, else `embed_dim`.
-  [[nodiscard]] std::int64_t feature_dim() const {
-    return options_.num_classes > 0 ? options_.num_classes : options_.embed_dim;
-  }
+  [[nodiscard]] std::int64_t feature_dim() const { return options_.num_classes > 0 ? options_.num_classes : options_.embed_dim; }
 
   /// Tokens per clip: `frames/tubelet · (image/patch)²`.
   [[nodiscard]] std::int64_t num_tokens() const {
@@ -312,11 +304,11 @@ class VideoViTImpl : public torch::nn::Cloneable<VideoViTImpl> {
   /// The options the model was built with.
   [[nodiscard]] const VideoViTOptions& options() const noexcept { return options_; }
 
-  VideoPatchEmbed patch_embed{nullptr};            ///< `patch_embed.proj`, the tubelet conv
-  torch::nn::ModuleList blocks{nullptr};           ///< `blocks.{i}` (reached through `as<>()`, `clone()`-safe)
-  torch::nn::LayerNorm norm{nullptr};              ///< final norm (pre-training layout)
-  torch::nn::LayerNorm fc_norm{nullptr};           ///< norm after mean pooling (fine-tuning layout)
-  torch::nn::Linear head{nullptr};                 ///< classifier, when `num_classes > 0`
+  VideoPatchEmbed patch_embed{nullptr};   ///< `patch_embed.proj`, the tubelet conv
+  torch::nn::ModuleList blocks{nullptr};  ///< `blocks.{i}` (reached through `as<>()`, `clone()`-safe)
+  torch::nn::LayerNorm norm{nullptr};     ///< final norm (pre-training layout)
+  torch::nn::LayerNorm fc_norm{nullptr};  ///< norm after mean pooling (fine-tuning layout)
+  torch::nn::Linear head{nullptr};        ///< classifier, when `num_classes > 0`
 
  private:
   VideoViTOptions options_;
@@ -362,5 +354,5 @@ static_assert(std::same_as<backbone_impl_t<ViTB>, VideoViTImpl>);
 
 LONGFORM_REFLECT(longform::ViTBlockOptions, dim, num_heads, mlp_ratio, norm_eps);
 
-LONGFORM_REFLECT(longform::VideoViTOptions, embed_dim, depth, num_heads, mlp_ratio, patch_size, tubelet_size, frames, image_size,
-                 in_channels, num_classes, use_mean_pooling, norm_eps);
+LONGFORM_REFLECT(longform::VideoViTOptions, embed_dim, depth, num_heads, mlp_ratio, patch_size, tubelet_size, frames, image_size, in_channels,
+                 num_classes, use_mean_pooling, norm_eps);

@@ -91,8 +91,8 @@ class state_dict_error : public config_error {
   [[nodiscard]] const std::vector<std::string>& mismatched() const noexcept { return mismatched_; }
 
  private:
-  static std::string describe(const std::string& source, const std::vector<std::string>& missing,
-                              const std::vector<std::string>& unexpected, const std::vector<std::string>& mismatched) {
+  static std::string describe(const std::string& source, const std::vector<std::string>& missing, const std::vector<std::string>& unexpected,
+                              const std::vector<std::string>& mismatched) {
     std::string s = source + ": state dict does not match the model";
     // The message shows the first keys of each kind; the accessors hold them all.
     auto list = [&s](const char* what, const std::vector<std::string>& keys) {
@@ -168,8 +168,8 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 16> v
 /// MCG-NJU fuses the query, key and value projections into one weight (rows `[q; k; v]`);
 /// Hugging Face keeps three.
 inline constexpr std::string_view fused_qkv_weight = "attn.qkv.weight";
-inline constexpr std::array<std::string_view, 3> split_qkv_weights{
-    "attention.attention.query.weight", "attention.attention.key.weight", "attention.attention.value.weight"};
+inline constexpr std::array<std::string_view, 3> split_qkv_weights{"attention.attention.query.weight", "attention.attention.key.weight",
+                                                                   "attention.attention.value.weight"};
 
 /// `key` renamed by `videomae_renames`, Hugging Face to MCG-NJU (`to_mcg`) or back.
 inline std::string rename_videomae_key(std::string_view key, bool to_mcg) {
@@ -256,8 +256,7 @@ inline void load_state_dict(torch::nn::Module& module, const StateDict& state, c
     if (!s)
       missing.push_back(t.key());
     else if (s->sizes() != t.value().sizes())
-      mismatched.push_back(t.key() + ": checkpoint " + detail::shape_string(s->sizes()) + " vs model " +
-                           detail::shape_string(t.value().sizes()));
+      mismatched.push_back(t.key() + ": checkpoint " + detail::shape_string(s->sizes()) + " vs model " + detail::shape_string(t.value().sizes()));
   }
   for (const auto& s : state)
     if (!target.contains(s.key())) unexpected.push_back(s.key());
@@ -322,14 +321,12 @@ inline StateDict read_checkpoint(const std::filesystem::path& path, const Checkp
   if (options.prefix.empty()) return named;
 
   StateDict out = strip_prefix(named, options.prefix);
-  if (out.is_empty())
-    throw config_error(path.string() + ": no key starts with the prefix '" + options.prefix + "'");
+  if (out.is_empty()) throw config_error(path.string() + ": no key starts with the prefix '" + options.prefix + "'");
   return out;
 }
 
 /// `read_checkpoint` then `load_state_dict`; errors name `path`.
-inline void load_checkpoint(torch::nn::Module& module, const std::filesystem::path& path,
-                            const CheckpointOptions& options = {}) {
+inline void load_checkpoint(torch::nn::Module& module, const std::filesystem::path& path, const CheckpointOptions& options = {}) {
   load_state_dict(module, read_checkpoint(path, options), path.string());
 }
 
@@ -346,9 +343,7 @@ inline void save_state_dict(const StateDict& state, const std::filesystem::path&
 }
 
 /// Writes `module`'s state dict; Python reads it with `torch.load(path)` and `load_state_dict`.
-inline void save_state_dict(const torch::nn::Module& module, const std::filesystem::path& path) {
-  save_state_dict(state_dict(module), path);
-}
+inline void save_state_dict(const torch::nn::Module& module, const std::filesystem::path& path) { save_state_dict(state_dict(module), path); }
 
 }  // namespace longform
 

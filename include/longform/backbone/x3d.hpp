@@ -61,19 +61,19 @@ LONGFORM_REFLECT_ENUM(X3DOutput, logits, features)
 
 /// Hyper-parameters of `create_x3d`, defaulting to X3D-M. Use `x3d_xs()` ... `x3d_l()` for the hub models.
 struct X3DOptions {
-  std::int64_t num_classes = 400;   ///< classifier width (`model_num_class`)
-  std::int64_t frames = 16;         ///< input clip length T; fixes the head pool kernel
-  std::int64_t crop_size = 224;     ///< input height = width; fixes the head pool kernel
+  std::int64_t num_classes = 400;        ///< classifier width (`model_num_class`)
+  std::int64_t frames = 16;              ///< input clip length T; fixes the head pool kernel
+  std::int64_t crop_size = 224;          ///< input height = width; fixes the head pool kernel
   X3DOutput output = X3DOutput::logits;  ///< classifier logits, or pooled features for SSL
-  double width_factor = 2.0;        ///< channel multiplier (all hub models: 2.0)
-  double depth_factor = 2.2;        ///< stage-depth multiplier (X3D-L: 5.0)
-  double bottleneck_factor = 2.25;  ///< inner width of a bottleneck relative to its output
-  double se_ratio = 0.0625;         ///< squeeze-excitation reduction, on every other block
-  std::int64_t stem_dim_in = 12;    ///< stem width before `width_factor`
-  std::int64_t head_dim_out = 2048; ///< width of the head's projected pool (the feature width)
-  double dropout = 0.5;             ///< before the classifier (0 disables)
-  double bn_eps = 1e-5;             ///< BatchNorm epsilon
-  double bn_momentum = 0.1;         ///< BatchNorm momentum (PyTorch convention)
+  double width_factor = 2.0;             ///< channel multiplier (all hub models: 2.0)
+  double depth_factor = 2.2;             ///< stage-depth multiplier (X3D-L: 5.0)
+  double bottleneck_factor = 2.25;       ///< inner width of a bottleneck relative to its output
+  double se_ratio = 0.0625;              ///< squeeze-excitation reduction, on every other block
+  std::int64_t stem_dim_in = 12;         ///< stem width before `width_factor`
+  std::int64_t head_dim_out = 2048;      ///< width of the head's projected pool (the feature width)
+  double dropout = 0.5;                  ///< before the classifier (0 disables)
+  double bn_eps = 1e-5;                  ///< BatchNorm epsilon
+  double bn_momentum = 0.1;              ///< BatchNorm momentum (PyTorch convention)
 };
 
 /// X3D-XS: 4 frames of 160x160, the weights and widths of X3D-M.
@@ -87,15 +87,12 @@ inline X3DOptions x3d_l() { return {.frames = 16, .crop_size = 312, .depth_facto
 /// X3D-Tiny: not a published model; X3D-M's design at a quarter of its width (`width_factor` 1)
 /// and a third of its depth (stage depths 1, 2, 5, 3), 8 frames of 32x32 and 512-d features.
 /// For the built-in benchmark on a laptop CPU.
-inline X3DOptions x3d_tiny() {
-  return {.frames = 8, .crop_size = 32, .width_factor = 1.0, .depth_factor = 1.0, .head_dim_out = 512};
-}
+inline X3DOptions x3d_tiny() { return {.frames = 8, .crop_size = 32, .width_factor = 1.0, .depth_factor = 1.0, .head_dim_out = 512}; }
 
 namespace detail {
 
 /// PyTorchVideo's `round_width`: scale, round to a multiple of `divisor`, never drop below 90%.
-inline std::int64_t round_width(std::int64_t width, double multiplier, std::int64_t min_width = 8,
-                                std::int64_t divisor = 8) {
+inline std::int64_t round_width(std::int64_t width, double multiplier, std::int64_t min_width = 8, std::int64_t divisor = 8) {
   if (multiplier == 0.0) return width;
   const double scaled = static_cast<double>(width) * multiplier;
   // int(w + divisor / 2) // divisor * divisor, with Python's truncating int() on a positive value.
@@ -113,8 +110,8 @@ inline std::int64_t round_repeats(std::int64_t repeats, double multiplier) {
 
 /// A bias-free `Conv3d` with per-axis kernel, stride and padding (the only kind X3D uses, SE aside).
 inline torch::nn::Conv3d x3d_conv(std::int64_t in, std::int64_t out, std::array<std::int64_t, 3> kernel,
-                                  std::array<std::int64_t, 3> stride = {1, 1, 1},
-                                  std::array<std::int64_t, 3> padding = {0, 0, 0}, std::int64_t groups = 1) {
+                                  std::array<std::int64_t, 3> stride = {1, 1, 1}, std::array<std::int64_t, 3> padding = {0, 0, 0},
+                                  std::int64_t groups = 1) {
   return torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, torch::ExpandingArray<3>(kernel))
                                .stride(torch::ExpandingArray<3>(stride))
                                .padding(torch::ExpandingArray<3>(padding))
@@ -157,9 +154,7 @@ TORCH_MODULE(X3DStemConv);
 class X3DStemImpl : public torch::nn::Cloneable<X3DStemImpl> {
  public:
   /// `in` -> `out` channels.
-  X3DStemImpl(std::int64_t in, std::int64_t out, X3DOptions options) : in_(in), out_(out), options_(options) {
-    reset();
-  }
+  X3DStemImpl(std::int64_t in, std::int64_t out, X3DOptions options) : in_(in), out_(out), options_(options) { reset(); }
 
   /// (Re)creates the submodules.
   void reset() override {
@@ -170,7 +165,7 @@ class X3DStemImpl : public torch::nn::Cloneable<X3DStemImpl> {
   /// `[N, 3, T, H, W]` -> `[N, out, T, H/2, W/2]`.
   at::Tensor forward(const at::Tensor& x) { return norm->forward(conv->forward(x)).relu_(); }
 
-  X3DStemConv conv{nullptr};         ///< `conv.conv_t`, `conv.conv_xy`
+  X3DStemConv conv{nullptr};             ///< `conv.conv_t`, `conv.conv_xy`
   torch::nn::BatchNorm3d norm{nullptr};  ///< after both convs
 
  private:
@@ -183,17 +178,13 @@ TORCH_MODULE(X3DStem);
 class SqueezeExcitation3dImpl : public torch::nn::Cloneable<SqueezeExcitation3dImpl> {
  public:
   /// Gate `channels` through a bottleneck of `reduced` channels.
-  SqueezeExcitation3dImpl(std::int64_t channels, std::int64_t reduced) : channels_(channels), reduced_(reduced) {
-    reset();
-  }
+  SqueezeExcitation3dImpl(std::int64_t channels, std::int64_t reduced) : channels_(channels), reduced_(reduced) { reset(); }
 
   /// (Re)creates `block` (keys `block.0.*`, `block.2.*`; the activations hold no state).
   void reset() override {
     block = register_module(
-        "block", torch::nn::Sequential(torch::nn::Conv3d(torch::nn::Conv3dOptions(channels_, reduced_, 1).bias(true)),
-                                       torch::nn::ReLU(),
-                                       torch::nn::Conv3d(torch::nn::Conv3dOptions(reduced_, channels_, 1).bias(true)),
-                                       torch::nn::Sigmoid()));
+        "block", torch::nn::Sequential(torch::nn::Conv3d(torch::nn::Conv3dOptions(channels_, reduced_, 1).bias(true)), torch::nn::ReLU(),
+                                       torch::nn::Conv3d(torch::nn::Conv3dOptions(reduced_, channels_, 1).bias(true)), torch::nn::Sigmoid()));
   }
 
   /// `x * gate(mean_THW(x))`.
@@ -210,8 +201,7 @@ TORCH_MODULE(SqueezeExcitation3d);
 class X3DBottleneckImpl : public torch::nn::Cloneable<X3DBottleneckImpl> {
  public:
   /// `in` -> `inner` -> `out` channels; `spatial_stride` on the depthwise conv; SE when `se_reduced > 0`.
-  X3DBottleneckImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::int64_t spatial_stride,
-                    std::int64_t se_reduced, X3DOptions options)
+  X3DBottleneckImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::int64_t spatial_stride, std::int64_t se_reduced, X3DOptions options)
       : in_(in), inner_(inner), out_(out), stride_(spatial_stride), se_reduced_(se_reduced), options_(options) {
     reset();
   }
@@ -220,8 +210,7 @@ class X3DBottleneckImpl : public torch::nn::Cloneable<X3DBottleneckImpl> {
   void reset() override {
     conv_a = register_module("conv_a", detail::x3d_conv(in_, inner_, {1, 1, 1}));
     norm_a = register_module("norm_a", detail::x3d_norm(inner_, options_));
-    conv_b = register_module("conv_b",
-                             detail::x3d_conv(inner_, inner_, {3, 3, 3}, {1, stride_, stride_}, {1, 1, 1}, inner_));
+    conv_b = register_module("conv_b", detail::x3d_conv(inner_, inner_, {3, 3, 3}, {1, stride_, stride_}, {1, 1, 1}, inner_));
     // `norm_b` is `Sequential(BN, SE or Identity)` in PyTorchVideo, hence the keys `norm_b.0.*`, `norm_b.1.block.*`.
     torch::nn::Sequential norm_b_seq(detail::x3d_norm(inner_, options_));
     if (se_reduced_ > 0)
@@ -258,8 +247,7 @@ TORCH_MODULE(X3DBottleneck);
 class X3DResBlockImpl : public torch::nn::Cloneable<X3DResBlockImpl> {
  public:
   /// `in` -> `out` channels with the bottleneck `inner` width; SE when `se_reduced > 0`.
-  X3DResBlockImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::int64_t spatial_stride,
-                  std::int64_t se_reduced, X3DOptions options)
+  X3DResBlockImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::int64_t spatial_stride, std::int64_t se_reduced, X3DOptions options)
       : in_(in), inner_(inner), out_(out), stride_(spatial_stride), se_reduced_(se_reduced), options_(options) {
     reset();
   }
@@ -269,8 +257,7 @@ class X3DResBlockImpl : public torch::nn::Cloneable<X3DResBlockImpl> {
     branch1_conv = nullptr;
     branch1_norm = nullptr;
     // A projection shortcut when the shape changes (width or stride) ...
-    if (in_ != out_ || stride_ > 1)
-      branch1_conv = register_module("branch1_conv", detail::x3d_conv(in_, out_, {1, 1, 1}, {1, stride_, stride_}));
+    if (in_ != out_ || stride_ > 1) branch1_conv = register_module("branch1_conv", detail::x3d_conv(in_, out_, {1, 1, 1}, {1, stride_, stride_}));
     // ... but its BatchNorm only when the width changes (file comment, trap 2).
     if (in_ != out_) branch1_norm = register_module("branch1_norm", detail::x3d_norm(out_, options_));
     branch2 = register_module("branch2", X3DBottleneck(in_, inner_, out_, stride_, se_reduced_, options_));
@@ -334,8 +321,7 @@ TORCH_MODULE(X3DResStage);
 class X3DProjectedPoolImpl : public torch::nn::Cloneable<X3DProjectedPoolImpl> {
  public:
   /// `in` -> `inner` -> pool -> `out` channels; `kernel` is the fixed (T, H, W) pooling window.
-  X3DProjectedPoolImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::array<std::int64_t, 3> kernel,
-                       X3DOptions options)
+  X3DProjectedPoolImpl(std::int64_t in, std::int64_t inner, std::int64_t out, std::array<std::int64_t, 3> kernel, X3DOptions options)
       : in_(in), inner_(inner), out_(out), kernel_(kernel), options_(options) {
     reset();
   }
@@ -353,14 +339,12 @@ class X3DProjectedPoolImpl : public torch::nn::Cloneable<X3DProjectedPoolImpl> {
   at::Tensor forward(const at::Tensor& x, bool fit = false) {
     auto y = pre_norm->forward(pre_conv->forward(x)).relu_();
     if (fit && (y.size(2) < kernel_[0] || y.size(3) < kernel_[1] || y.size(4) < kernel_[2])) {
-      const std::array<std::int64_t, 3> window{std::min(kernel_[0], y.size(2)), std::min(kernel_[1], y.size(3)),
-                                               std::min(kernel_[2], y.size(4))};
+      const std::array<std::int64_t, 3> window{std::min(kernel_[0], y.size(2)), std::min(kernel_[1], y.size(3)), std::min(kernel_[2], y.size(4))};
       return post_conv->forward(at::avg_pool3d(y, window, {1, 1, 1})).relu_();
     }
-    TORCH_CHECK(y.size(2) >= kernel_[0] && y.size(3) >= kernel_[1] && y.size(4) >= kernel_[2],
-                "X3D head: the pool kernel (", kernel_[0], ", ", kernel_[1], ", ", kernel_[2],
-                ") is fixed when the model is built (options frames and crop_size); the input gives a ",
-                y.size(2), "x", y.size(3), "x", y.size(4), " map, build the model for a clip at least this large");
+    TORCH_CHECK(y.size(2) >= kernel_[0] && y.size(3) >= kernel_[1] && y.size(4) >= kernel_[2], "X3D head: the pool kernel (", kernel_[0], ", ",
+                kernel_[1], ", ", kernel_[2], ") is fixed when the model is built (options frames and crop_size); the input gives a ", y.size(2), "x",
+                y.size(3), "x", y.size(4), " map, build the model for a clip at least this large");
     return post_conv->forward(pool->forward(y)).relu_();
   }
 
@@ -430,8 +414,8 @@ class X3DImpl : public torch::nn::Cloneable<X3DImpl> {
   /// (Re)creates every module and re-initializes the weights.
   void reset() override {
     const auto& o = options_;
-    TORCH_CHECK(o.frames >= 1 && o.crop_size >= 32, "X3D: frames must be >= 1 and crop_size >= 32 (got frames=",
-                o.frames, ", crop_size=", o.crop_size, ")");
+    TORCH_CHECK(o.frames >= 1 && o.crop_size >= 32, "X3D: frames must be >= 1 and crop_size >= 32 (got frames=", o.frames,
+                ", crop_size=", o.crop_size, ")");
     TORCH_CHECK(o.num_classes >= 1 && o.head_dim_out >= 1, "X3D: num_classes and head_dim_out must be positive");
     blocks = register_module("blocks", torch::nn::ModuleList());
 
@@ -467,9 +451,7 @@ class X3DImpl : public torch::nn::Cloneable<X3DImpl> {
   at::Tensor forward_features(const at::Tensor& clip) { return head().forward_features(forward_trunk(clip)); }
 
   /// Width of `forward`'s output.
-  [[nodiscard]] std::int64_t feature_dim() const {
-    return options_.output == X3DOutput::features ? options_.head_dim_out : options_.num_classes;
-  }
+  [[nodiscard]] std::int64_t feature_dim() const { return options_.output == X3DOutput::features ? options_.head_dim_out : options_.num_classes; }
 
   /// The options the model was built with.
   [[nodiscard]] const X3DOptions& options() const noexcept { return options_; }
@@ -480,8 +462,7 @@ class X3DImpl : public torch::nn::Cloneable<X3DImpl> {
 
  private:
   at::Tensor forward_trunk(const at::Tensor& clip) {
-    TORCH_CHECK(clip.dim() == 5 && clip.size(1) == 3, "X3D: expected a [N, 3, T, H, W] clip, got shape ",
-                clip.sizes());
+    TORCH_CHECK(clip.dim() == 5 && clip.size(1) == 3, "X3D: expected a [N, 3, T, H, W] clip, got shape ", clip.sizes());
     auto x = blocks[0]->as<X3DStemImpl>()->forward(clip);
     for (std::size_t s = 1; s + 1 < blocks->size(); ++s) x = blocks[s]->as<X3DResStageImpl>()->forward(x);
     return x;
@@ -552,5 +533,5 @@ static_assert(std::same_as<backbone_impl_t<X3DM>, X3DImpl>);
 
 }  // namespace longform
 
-LONGFORM_REFLECT(longform::X3DOptions, num_classes, frames, crop_size, output, width_factor, depth_factor, bottleneck_factor,
-                 se_ratio, stem_dim_in, head_dim_out, dropout, bn_eps, bn_momentum);
+LONGFORM_REFLECT(longform::X3DOptions, num_classes, frames, crop_size, output, width_factor, depth_factor, bottleneck_factor, se_ratio, stem_dim_in,
+                 head_dim_out, dropout, bn_eps, bn_momentum);

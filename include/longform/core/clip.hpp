@@ -33,12 +33,12 @@ struct SamplerState {
 
 /// A clip of one video with its provenance.
 struct Clip {
-  at::Tensor data;                  ///< `[C, T, H, W]`; undefined when sampling indices only
-  std::size_t video = 0;            ///< index of the video in its source
-  std::string name;                 ///< the source's name for it (path, URL, `synthetic:…`)
-  std::vector<std::int64_t> frames; ///< frame index of each of the T frames, in tensor order
-  std::vector<double> seconds;      ///< presentation time of each frame (`Frame::seconds`; index/fps only for readers without timestamps)
-  SamplerState resume;              ///< sampler state right after this clip: restore it to continue after it
+  at::Tensor data;                   ///< `[C, T, H, W]`; undefined when sampling indices only
+  std::size_t video = 0;             ///< index of the video in its source
+  std::string name;                  ///< the source's name for it (path, URL, `synthetic:…`)
+  std::vector<std::int64_t> frames;  ///< frame index of each of the T frames, in tensor order
+  std::vector<double> seconds;       ///< presentation time of each frame (`Frame::seconds`; index/fps only for readers without timestamps)
+  SamplerState resume;               ///< sampler state right after this clip: restore it to continue after it
 };
 
 /// B clips stacked: `data` is `[B, C, T, H, W]`; `clips` keep the provenance (their `data` is empty).

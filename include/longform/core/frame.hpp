@@ -15,10 +15,10 @@ namespace longform {
 
 /// A decoded frame: pixels plus where it sits in the video.
 struct Frame {
-  at::Tensor rgb;            ///< `uint8 [H, W, 3]`, contiguous, CPU
-  std::int64_t index = 0;    ///< position in presentation order, 0 = first frame of the video
-  std::int64_t pts = 0;      ///< presentation timestamp in the stream's time base
-  double seconds = 0.0;      ///< `pts · time_base`, as ffprobe's `pts_time`
+  at::Tensor rgb;          ///< `uint8 [H, W, 3]`, contiguous, CPU
+  std::int64_t index = 0;  ///< position in presentation order, 0 = first frame of the video
+  std::int64_t pts = 0;    ///< presentation timestamp in the stream's time base
+  double seconds = 0.0;    ///< `pts · time_base`, as ffprobe's `pts_time`
 };
 
 }  // namespace longform

@@ -111,8 +111,10 @@ void write_value(J& j, const T& v) {
     j = J::object();
     for (const auto& [key, e] : v) write_value(j[key], e);
   } else if constexpr (is_std_optional<T>) {
-    if (v) write_value(j, *v);
-    else j = nullptr;
+    if (v)
+      write_value(j, *v);
+    else
+      j = nullptr;
   } else if constexpr (is_duration<T>) {
     j = v.count();
   } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
@@ -135,9 +137,9 @@ void read_value(const J& j, T& v, const std::string& where) {
     if (!j.is_boolean()) refuse(where, "true or false", shown(j));
     v = j.template get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
-    const std::string range = sizeof(T) == 8 ? (std::is_signed_v<T> ? "an integer" : "an integer >= 0")
-                                              : "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
-                                                    std::to_string(std::numeric_limits<T>::max());
+    const std::string range =
+        sizeof(T) == 8 ? (std::is_signed_v<T> ? "an integer" : "an integer >= 0")
+                       : "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " + std::to_string(std::numeric_limits<T>::max());
     if (!j.is_number_integer()) refuse(where, range, shown(j));
     const bool fits = j.is_number_unsigned() ? std::in_range<T>(j.template get<std::uint64_t>()) : std::in_range<T>(j.template get<std::int64_t>());
     if (!fits) refuse(where, range, shown(j));

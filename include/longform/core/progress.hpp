@@ -23,8 +23,13 @@ namespace longform {
 class ProgressBar {
  public:
   ProgressBar(std::int64_t total, std::int64_t start, bool enabled)
-      : total_(total), start_(start), enabled_(enabled), terminal_(::isatty(STDERR_FILENO) == 1), began_(clock::now()),
-        plain_every_(plain_interval()), plain_at_(began_) {}
+      : total_(total),
+        start_(start),
+        enabled_(enabled),
+        terminal_(::isatty(STDERR_FILENO) == 1),
+        began_(clock::now()),
+        plain_every_(plain_interval()),
+        plain_at_(began_) {}
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
   ~ProgressBar() { finish(); }
@@ -49,9 +54,8 @@ class ProgressBar {
       plain_at_ = now;
       const auto elapsed = static_cast<long long>(std::chrono::duration<double>(now - began_).count());
       const auto eta = static_cast<long long>(eta_seconds(step, now));
-      std::fprintf(stderr, "longform: %lld/%lld  %s  elapsed %02lld:%02lld:%02lld  ETA %02lld:%02lld:%02lld\n",
-                   static_cast<long long>(step), static_cast<long long>(total_), detail, elapsed / 3600, elapsed / 60 % 60,
-                   elapsed % 60, eta / 3600, eta / 60 % 60, eta % 60);
+      std::fprintf(stderr, "longform: %lld/%lld  %s  elapsed %02lld:%02lld:%02lld  ETA %02lld:%02lld:%02lld\n", static_cast<long long>(step),
+                   static_cast<long long>(total_), detail, elapsed / 3600, elapsed / 60 % 60, elapsed % 60, eta / 3600, eta / 60 % 60, eta % 60);
       std::fflush(stderr);
       return;
     }

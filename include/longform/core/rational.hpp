@@ -15,9 +15,7 @@ struct Rational {
   std::int64_t den = 1;
 
   /// The ratio as a double (0 when `den == 0`).
-  [[nodiscard]] constexpr double value() const noexcept {
-    return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
-  }
+  [[nodiscard]] constexpr double value() const noexcept { return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den); }
   friend constexpr bool operator==(const Rational&, const Rational&) = default;
 };
 

@@ -141,17 +141,17 @@ template <ReflectedEnum E>
 }  // namespace longform
 
 /// Reflects the struct TYPE (fully qualified) over the listed members; at global scope.
-#define LONGFORM_REFLECT(TYPE, ...)              \
-  BOOST_HANA_ADAPT_STRUCT(TYPE, __VA_ARGS__);   \
-  template <>                                   \
-  struct longform::reflection<TYPE> {           \
+#define LONGFORM_REFLECT(TYPE, ...)                                                \
+  BOOST_HANA_ADAPT_STRUCT(TYPE, __VA_ARGS__);                                      \
+  template <>                                                                      \
+  struct longform::reflection<TYPE> {                                              \
     static constexpr std::string_view name = longform::detail::unqualified(#TYPE); \
   }
 
 #define LONGFORM_DETAIL_ENUM_ENTRY(r, ENUM, value) std::pair{ENUM::value, std::string_view(BOOST_PP_STRINGIZE(value))},
 
 /// Names the values of the enum ENUM (an `enum_names` overload found by ADL); in ENUM's namespace.
-#define LONGFORM_REFLECT_ENUM(ENUM, ...)                                                                     \
-  [[nodiscard]] constexpr auto enum_names(ENUM) noexcept {                                                   \
+#define LONGFORM_REFLECT_ENUM(ENUM, ...)                                                                               \
+  [[nodiscard]] constexpr auto enum_names(ENUM) noexcept {                                                             \
     return std::array{BOOST_PP_SEQ_FOR_EACH(LONGFORM_DETAIL_ENUM_ENTRY, ENUM, BOOST_PP_VARIADIC_TO_SEQ(__VA_ARGS__))}; \
   }

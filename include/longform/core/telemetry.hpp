@@ -31,15 +31,15 @@ struct SkippedVideo {
 /// `prefetch()`; the counters are atomics and the skip list is locked, so it can be read while the
 /// pipeline runs.
 struct Telemetry {
-  std::atomic<std::int64_t> frames_decoded{0};  ///< frames the decoder produced (seeking included)
-  std::atomic<std::int64_t> frames_used{0};     ///< frames that ended up in a clip
-  std::atomic<std::int64_t> clips{0};           ///< clips produced by samplers
-  std::atomic<std::int64_t> opens{0};           ///< videos opened
-  std::atomic<std::int64_t> seeks{0};           ///< seeks made (0 for sequential sampling)
-  std::atomic<std::int64_t> wait_ns{0};         ///< time the consumer waited in `prefetch`
-  std::atomic<std::int64_t> produced{0};        ///< elements `prefetch` handed to the consumer
-  std::atomic<std::int64_t> corrupt_packets{0}; ///< packets the decoder rejected; skipped, the stream went on
-  std::atomic<std::int64_t> videos_skipped{0};  ///< videos that failed to open or decode, skipped (see `skipped()`)
+  std::atomic<std::int64_t> frames_decoded{0};   ///< frames the decoder produced (seeking included)
+  std::atomic<std::int64_t> frames_used{0};      ///< frames that ended up in a clip
+  std::atomic<std::int64_t> clips{0};            ///< clips produced by samplers
+  std::atomic<std::int64_t> opens{0};            ///< videos opened
+  std::atomic<std::int64_t> seeks{0};            ///< seeks made (0 for sequential sampling)
+  std::atomic<std::int64_t> wait_ns{0};          ///< time the consumer waited in `prefetch`
+  std::atomic<std::int64_t> produced{0};         ///< elements `prefetch` handed to the consumer
+  std::atomic<std::int64_t> corrupt_packets{0};  ///< packets the decoder rejected; skipped, the stream went on
+  std::atomic<std::int64_t> videos_skipped{0};   ///< videos that failed to open or decode, skipped (see `skipped()`)
 
   /// Records a skipped video (counted in `videos_skipped`), once: decode workers may each meet it.
   void skip(std::string video, std::string error) {

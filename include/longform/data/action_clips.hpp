@@ -88,7 +88,8 @@ class ActionClips {
     if (options_.frames <= 0 || options_.stride <= 0 || options_.size <= 0 || options_.clips <= 0) {
       throw config_error("ActionClips: frames, stride, size and clips must be positive");
     }
-    if (options_.crops != 1 && options_.crops != 3) throw config_error("ActionClips: crops must be 1 or 3 (was " + std::to_string(options_.crops) + ")");
+    if (options_.crops != 1 && options_.crops != 3)
+      throw config_error("ActionClips: crops must be 1 or 3 (was " + std::to_string(options_.crops) + ")");
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return videos_.size(); }

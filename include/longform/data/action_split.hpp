@@ -42,9 +42,7 @@ struct ActionSplit {
 class split_error : public config_error {
  public:
   split_error(std::filesystem::path file, std::size_t line, const std::string& detail)
-      : config_error(file.string() + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + detail),
-        file_(std::move(file)),
-        line_(line) {}
+      : config_error(file.string() + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + detail), file_(std::move(file)), line_(line) {}
   /// The split file (or folder) at fault.
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
   /// Its 1-based line, 0 when the fault is the file as a whole.

@@ -45,8 +45,8 @@ namespace longform {
     std::set<int> names;
     for (const auto& g : groups) names.insert(*g);
     if (names.size() >= 2) {
-      const auto count = std::clamp<std::size_t>(static_cast<std::size_t>(std::lround(fraction * static_cast<double>(names.size()))), 1,
-                                                 names.size() - 1);
+      const auto count =
+          std::clamp<std::size_t>(static_cast<std::size_t>(std::lround(fraction * static_cast<double>(names.size()))), 1, names.size() - 1);
       const int first_held = *std::next(names.begin(), static_cast<std::ptrdiff_t>(names.size() - count));
       for (std::size_t i = 0; i < videos.size(); ++i) held[i] = *groups[i] >= first_held;
       return held;

@@ -38,12 +38,12 @@ namespace longform {
 /// What `SyntheticActions` generates.
 struct SyntheticActionsOptions {
   std::uint64_t seed = 0;
-  std::int64_t width = 80;           ///< even (yuv420p)
-  std::int64_t height = 64;          ///< even
-  std::int64_t frames = 40;          ///< frames per video
+  std::int64_t width = 80;   ///< even (yuv420p)
+  std::int64_t height = 64;  ///< even
+  std::int64_t frames = 40;  ///< frames per video
   Rational fps{25, 1};
-  int groups = 8;                    ///< groups per class (a background each); splits 1..3 hold out groups 1-2, 3-4, 5-6
-  int clips_per_group = 8;           ///< videos per group and class
+  int groups = 8;           ///< groups per class (a background each); splits 1..3 hold out groups 1-2, 3-4, 5-6
+  int clips_per_group = 8;  ///< videos per group and class
 };
 
 /// The built-in action data set (see the file comment).
@@ -51,8 +51,8 @@ class SyntheticActions {
  public:
   /// @throws config_error for odd or non-positive sizes, fewer than 6 groups, no clips.
   explicit SyntheticActions(SyntheticActionsOptions options = {}) : options_(options) {
-    if (options_.width <= 0 || options_.height <= 0 || options_.width % 2 || options_.height % 2 || options_.frames <= 0 ||
-        options_.groups < 6 || options_.clips_per_group <= 0 || options_.fps.num <= 0 || options_.fps.den <= 0) {
+    if (options_.width <= 0 || options_.height <= 0 || options_.width % 2 || options_.height % 2 || options_.frames <= 0 || options_.groups < 6 ||
+        options_.clips_per_group <= 0 || options_.fps.num <= 0 || options_.fps.den <= 0) {
       throw config_error("SyntheticActions: width and height must be positive and even, frames and clips_per_group positive, groups >= 6");
     }
   }
@@ -76,7 +76,8 @@ class SyntheticActions {
     SplitMix64 actor(options_.seed * 0xbf58476d1ce4e5b9ULL + static_cast<std::uint64_t>((cls * 1000 + group) * 100 + clip) + 7);
     const std::vector<MovingObject> objects{random_object(actor, static_cast<Motion>(cls), options_.width, options_.height)};
     std::vector<at::Tensor> frames;
-    for (std::int64_t t = 0; t < options_.frames; ++t) frames.push_back(render_motion(background, objects, static_cast<double>(t), options_.width, options_.height));
+    for (std::int64_t t = 0; t < options_.frames; ++t)
+      frames.push_back(render_motion(background, objects, static_cast<double>(t), options_.width, options_.height));
     return frames;
   }
 
@@ -88,7 +89,8 @@ class SyntheticActions {
     namespace fs = std::filesystem;
     if (stamped(root)) return root;
     if (fs::exists(root) && !fs::is_empty(root)) {
-      throw config_error(root.string() + ": exists but does not hold this synthetic data set (" + description() + "); remove it or pick another folder");
+      throw config_error(root.string() + ": exists but does not hold this synthetic data set (" + description() +
+                         "); remove it or pick another folder");
     }
     if (root.has_parent_path()) fs::create_directories(root.parent_path());
     const fs::path tmp = root.string() + ".tmp." + std::to_string(::getpid());
@@ -141,8 +143,10 @@ class SyntheticActions {
         for (int g = 0; g < options_.groups; ++g) {
           const bool held_out = g / 2 == split - 1;
           for (int k = 0; k < options_.clips_per_group; ++k) {
-            if (held_out) test << video_name(c, g, k) << "\r\n";
-            else train << video_name(c, g, k) << ' ' << c + 1 << "\r\n";
+            if (held_out)
+              test << video_name(c, g, k) << "\r\n";
+            else
+              train << video_name(c, g, k) << ' ' << c + 1 << "\r\n";
           }
         }
       }

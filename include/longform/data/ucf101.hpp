@@ -90,9 +90,11 @@ inline std::filesystem::path lists_folder(const std::filesystem::path& root, con
       if (cls == id_of.end()) throw where("class folder '" + rel.substr(0, slash) + "' is not in " + class_file.string());
       if (f.size() == 2) {
         const std::int64_t id = detail::parse_index(f[1]);
-        if (id < 1 || id > static_cast<std::int64_t>(out.classes.size())) throw where("label '" + std::string(f[1]) + "' is not a class id of classInd.txt");
+        if (id < 1 || id > static_cast<std::int64_t>(out.classes.size()))
+          throw where("label '" + std::string(f[1]) + "' is not a class id of classInd.txt");
         if (id - 1 != cls->second) {
-          throw where("label " + std::string(f[1]) + " (" + out.classes[static_cast<std::size_t>(id - 1)] + ") disagrees with the folder '" + cls->first + "'");
+          throw where("label " + std::string(f[1]) + " (" + out.classes[static_cast<std::size_t>(id - 1)] + ") disagrees with the folder '" +
+                      cls->first + "'");
         }
       }
       const auto path = root / rel;

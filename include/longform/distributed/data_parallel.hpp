@@ -125,8 +125,10 @@ class GradientReducer {
       for (std::size_t k : b.members) {
         at::Tensor& g = params_[k].mutable_grad();
         const at::Tensor avg = slice(k).view(params_[k].sizes());
-        if (g.defined()) g.copy_(avg);
-        else g = avg.clone();
+        if (g.defined())
+          g.copy_(avg);
+        else
+          g = avg.clone();
       }
       b.got.assign(b.members.size(), false);
       b.pending = b.members.size();

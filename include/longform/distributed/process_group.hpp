@@ -86,8 +86,7 @@ class ProcessGroup {
  public:
   /// Joins the job: every rank blocks here until all `env.world_size` have arrived.
   /// @throws distributed_error naming the rendezvous address when it times out or fails.
-  explicit ProcessGroup(const DistributedEnv& env, ProcessGroupOptions options = {})
-      : rank_(env.rank), size_(env.world_size), options_(options) {
+  explicit ProcessGroup(const DistributedEnv& env, ProcessGroupOptions options = {}) : rank_(env.rank), size_(env.world_size), options_(options) {
     const std::string where = "rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port);
     try {
       c10d::TCPStoreOptions so;

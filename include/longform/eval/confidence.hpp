@@ -65,7 +65,8 @@ struct Interval {
 /// @throws config_error when the two have different lengths (or as `mean_interval`).
 [[nodiscard]] inline Interval paired_difference(const std::vector<double>& a, const std::vector<double>& b, double level = 0.95) {
   if (a.size() != b.size()) {
-    throw config_error("paired_difference: " + std::to_string(a.size()) + " values against " + std::to_string(b.size()) + "; pairs need the same seeds");
+    throw config_error("paired_difference: " + std::to_string(a.size()) + " values against " + std::to_string(b.size()) +
+                       "; pairs need the same seeds");
   }
   std::vector<double> d(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];

@@ -40,13 +40,13 @@ namespace longform {
 struct FinetuneOptions {
   std::int64_t epochs = 10;
   std::int64_t batch = 8;
-  double lr = 1e-3;             ///< peak AdamW learning rate, cosine-decayed to 0
+  double lr = 1e-3;  ///< peak AdamW learning rate, cosine-decayed to 0
   double weight_decay = 0.05;
-  double dropout = 0.5;         ///< before the classifier
+  double dropout = 0.5;  ///< before the classifier
   std::string device = "cpu";
-  std::uint64_t seed = 0;       ///< classifier initialisation, clip order and positions
-  std::int64_t eval_batch = 16; ///< test views per forward pass
-  bool progress = true;         ///< progress bars on a terminal
+  std::uint64_t seed = 0;        ///< classifier initialisation, clip order and positions
+  std::int64_t eval_batch = 16;  ///< test views per forward pass
+  bool progress = true;          ///< progress bars on a terminal
 };
 
 /// An encoder (`forward`: `[B, C, T, H, W]` -> `[B, D]`) with dropout and a linear classifier.

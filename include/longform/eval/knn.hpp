@@ -33,10 +33,10 @@ struct KnnOptions {
 /// Class scores `[M, num_classes]` of `test` `[M, D]` by the `k` nearest of `train` `[N, D]`
 /// (labels `train_labels` `[N]`).
 /// @throws config_error on mismatched shapes or options.
-[[nodiscard]] inline at::Tensor knn_scores(const at::Tensor& train, const at::Tensor& train_labels, const at::Tensor& test,
-                                           const KnnOptions& options, std::int64_t num_classes) {
-  if (train.dim() != 2 || test.dim() != 2 || train.size(1) != test.size(1) || train_labels.dim() != 1 ||
-      train_labels.size(0) != train.size(0) || train.size(0) == 0) {
+[[nodiscard]] inline at::Tensor knn_scores(const at::Tensor& train, const at::Tensor& train_labels, const at::Tensor& test, const KnnOptions& options,
+                                           std::int64_t num_classes) {
+  if (train.dim() != 2 || test.dim() != 2 || train.size(1) != test.size(1) || train_labels.dim() != 1 || train_labels.size(0) != train.size(0) ||
+      train.size(0) == 0) {
     throw config_error("knn_scores: expected train [N, D], labels [N], test [M, D] with N > 0");
   }
   if (options.k <= 0 || options.chunk <= 0 || options.temperature < 0 || num_classes <= 0) {

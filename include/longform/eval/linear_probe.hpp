@@ -34,9 +34,9 @@ namespace longform {
 struct LinearProbeOptions {
   std::int64_t epochs = 100;
   std::int64_t batch = 256;
-  double lr = 1e-2;             ///< peak, cosine-decayed to 0 over the epochs
+  double lr = 1e-2;  ///< peak, cosine-decayed to 0 over the epochs
   double weight_decay = 1e-4;
-  std::uint64_t seed = 0;       ///< initialisation and batch order
+  std::uint64_t seed = 0;  ///< initialisation and batch order
 };
 
 /// A linear classifier on standardised features (see the file comment).

@@ -52,7 +52,8 @@ struct ClassificationMetrics {
   const auto* l = y.data_ptr<std::int64_t>();
   std::int64_t hit1 = 0, hit5 = 0;
   for (std::int64_t i = 0; i < n; ++i) {
-    if (l[i] < 0 || l[i] >= c) throw config_error("classification_metrics: label " + std::to_string(l[i]) + " outside [0, " + std::to_string(c) + ")");
+    if (l[i] < 0 || l[i] >= c)
+      throw config_error("classification_metrics: label " + std::to_string(l[i]) + " outside [0, " + std::to_string(c) + ")");
     const auto truth = static_cast<std::size_t>(l[i]);
     m.class_count[truth] += 1;
     m.confusion[truth][static_cast<std::size_t>(t[i * k])] += 1;

@@ -42,12 +42,12 @@ struct MotionShare {
 /// `clips` (see the file comment), given their features `moving_features` (`[N, V, D]`, from
 /// `view_features`): the frozen-feature protocols have already computed them.
 template <class Encoder>
-[[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, const at::Tensor& moving_features,
-                                       c10::Device device, std::int64_t batch = 16, bool progress = true) {
+[[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, const at::Tensor& moving_features, c10::Device device,
+                                       std::int64_t batch = 16, bool progress = true) {
   const at::Tensor moving = moving_features.flatten(0, 1);
   const at::Tensor frozen =
-      features_of(encoder, clips.size(), [&](std::size_t i) { return freeze_motion(clips.test_views(i)); }, device, batch,
-                  "frozen views", progress)
+      features_of(
+          encoder, clips.size(), [&](std::size_t i) { return freeze_motion(clips.test_views(i)); }, device, batch, "frozen views", progress)
           .flatten(0, 1);
   MotionShare m;
   m.frozen_distance = (moving - frozen).pow(2).sum(1).mean().item<double>();
@@ -61,8 +61,7 @@ template <class Encoder>
 template <class Encoder>
 [[nodiscard]] MotionShare motion_share(Encoder& encoder, const ActionClips& clips, c10::Device device, std::int64_t batch = 16,
                                        bool progress = true) {
-  return motion_share(encoder, clips, view_features(encoder, clips, device, batch, "moving views", progress), device, batch,
-                      progress);
+  return motion_share(encoder, clips, view_features(encoder, clips, device, batch, "moving views", progress), device, batch, progress);
 }
 
 }  // namespace longform

@@ -32,9 +32,9 @@ inline const std::vector<double>& default_weight_decays() {
 
 /// What `select_weight_decay` found.
 struct WeightDecayChoice {
-  double weight_decay = 0;            ///< the one to use
-  std::vector<double> candidates;     ///< those tried, in order
-  std::vector<double> holdout_top1;   ///< each one's top-1 on the held-out samples
+  double weight_decay = 0;           ///< the one to use
+  std::vector<double> candidates;    ///< those tried, in order
+  std::vector<double> holdout_top1;  ///< each one's top-1 on the held-out samples
 };
 
 /// Fits a probe with each of `candidates` on the samples of `features` (`[N, D]`) / `labels`

@@ -34,9 +34,7 @@ inline void set_ffmpeg_log_level(FfmpegLogLevel level) {
 }
 
 /// The level set by `set_ffmpeg_log_level` (`quiet` until then).
-[[nodiscard]] inline FfmpegLogLevel ffmpeg_log_level() noexcept {
-  return static_cast<FfmpegLogLevel>(detail::ffmpeg_log().level.load());
-}
+[[nodiscard]] inline FfmpegLogLevel ffmpeg_log_level() noexcept { return static_cast<FfmpegLogLevel>(detail::ffmpeg_log().level.load()); }
 
 /// FFmpeg log messages of the process so far, printed or not.
 struct FfmpegLogCounts {

@@ -104,13 +104,13 @@ struct ReaderOptions {
 
 /// What happened while reading: for telemetry and for telling a clean end from a cut one.
 struct ReaderStats {
-  std::int64_t packets = 0;          ///< video packets sent to the decoder
-  std::int64_t frames = 0;           ///< frames decoded (including those skipped while seeking)
-  std::int64_t corrupt_packets = 0;  ///< packets the decoder rejected (skipped) or decoded with errors concealed
-  std::int64_t concealed_frames = 0; ///< of those, frames that came out with errors concealed (`decode_error_flags`, corrupt flag)
-  std::int64_t seeks = 0;            ///< demuxer repositionings (seeks, skips past a keyframe)
-  std::int64_t seek_fallbacks = 0;   ///< seek targets decoded again from the keyframe before (concealed or missing at first)
-  std::string stopped_by;            ///< empty after a clean end of file; else the read error's text
+  std::int64_t packets = 0;           ///< video packets sent to the decoder
+  std::int64_t frames = 0;            ///< frames decoded (including those skipped while seeking)
+  std::int64_t corrupt_packets = 0;   ///< packets the decoder rejected (skipped) or decoded with errors concealed
+  std::int64_t concealed_frames = 0;  ///< of those, frames that came out with errors concealed (`decode_error_flags`, corrupt flag)
+  std::int64_t seeks = 0;             ///< demuxer repositionings (seeks, skips past a keyframe)
+  std::int64_t seek_fallbacks = 0;    ///< seek targets decoded again from the keyframe before (concealed or missing at first)
+  std::string stopped_by;             ///< empty after a clean end of file; else the read error's text
 };
 
 /// Decodes one video stream of one input into `Frame`s, in order, with exact seeking.
@@ -127,8 +127,7 @@ class VideoReader {
 
   /// Reads a video held in memory (fuzzing, bytes from a network API). `bytes` must outlive the
   /// reader; `name` stands for the input in errors. The input is seekable.
-  static VideoReader from_memory(std::span<const std::uint8_t> bytes, std::string name = "memory",
-                                 ReaderOptions options = {}) {
+  static VideoReader from_memory(std::span<const std::uint8_t> bytes, std::string name = "memory", ReaderOptions options = {}) {
     return VideoReader(bytes, std::move(name), options);
   }
 
@@ -245,8 +244,7 @@ class VideoReader {
   void seek_frame(std::int64_t index) {
     const auto n = frame_count();
     if (index < 0 || index >= n) {
-      throw decode_error(info_.path, "seek to frame " + std::to_string(index),
-                         "out of range: the video has " + std::to_string(n) + " frames");
+      throw decode_error(info_.path, "seek to frame " + std::to_string(index), "out of range: the video has " + std::to_string(n) + " frames");
     }
     seek_to_frame(index, "seek to frame " + std::to_string(index));
   }
@@ -301,11 +299,19 @@ class VideoReader {
       const auto size = static_cast<int64_t>(m->bytes.size());
       int64_t target = 0;
       switch (whence & ~AVSEEK_FORCE) {
-        case AVSEEK_SIZE: return size;
-        case SEEK_SET: target = offset; break;
-        case SEEK_CUR: target = static_cast<int64_t>(m->position) + offset; break;
-        case SEEK_END: target = size + offset; break;
-        default: return AVERROR(EINVAL);
+        case AVSEEK_SIZE:
+          return size;
+        case SEEK_SET:
+          target = offset;
+          break;
+        case SEEK_CUR:
+          target = static_cast<int64_t>(m->position) + offset;
+          break;
+        case SEEK_END:
+          target = size + offset;
+          break;
+        default:
+          return AVERROR(EINVAL);
       }
       if (target < 0 || target > size) return AVERROR(EINVAL);
       m->position = static_cast<std::size_t>(target);
@@ -323,10 +329,10 @@ class VideoReader {
 
   // One video packet of the index, in decode order.
   struct IndexedPacket {
-    std::int64_t pts;     // presentation timestamp (the DTS where the container has none)
-    std::int64_t dts;     // AV_NOPTS_VALUE if unknown
+    std::int64_t pts;  // presentation timestamp (the DTS where the container has none)
+    std::int64_t dts;  // AV_NOPTS_VALUE if unknown
     bool keyframe;
-    bool frame;           // presented (not an empty or discard-marked packet)
+    bool frame;  // presented (not an empty or discard-marked packet)
   };
 
   VideoReader(std::span<const std::uint8_t> bytes, std::string name, ReaderOptions options)
@@ -403,8 +409,7 @@ class VideoReader {
 
     codec_.reset(avcodec_alloc_context3(decoder));
     if (!codec_) throw std::bad_alloc();
-    detail::check<open_error>(avcodec_parameters_to_context(codec_.get(), stream_->codecpar), info_.path,
-                              "copy codec parameters");
+    detail::check<open_error>(avcodec_parameters_to_context(codec_.get(), stream_->codecpar), info_.path, "copy codec parameters");
     codec_->pkt_timebase = stream_->time_base;
     codec_->thread_count = options_.threads;
     codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
@@ -461,16 +466,16 @@ class VideoReader {
     for (unsigned i = 0; i < format->nb_streams; ++i) {
       const AVStream* s = format->streams[i];
       if (s->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
-      if (s->disposition & AV_DISPOSITION_ATTACHED_PIC) cover_art = true;
-      else if (first_video < 0) first_video = static_cast<int>(i);
+      if (s->disposition & AV_DISPOSITION_ATTACHED_PIC)
+        cover_art = true;
+      else if (first_video < 0)
+        first_video = static_cast<int>(i);
     }
     if (cover_art && first_video < 0) throw open_error(info_.path, "open", "no video stream (only cover art)", AVERROR_STREAM_NOT_FOUND);
     return cover_art ? first_video : -1;
   }
 
-  [[nodiscard]] double to_seconds(std::int64_t pts) const {
-    return static_cast<double>(pts) * av_q2d(stream_->time_base);
-  }
+  [[nodiscard]] double to_seconds(std::int64_t pts) const { return static_cast<double>(pts) * av_q2d(stream_->time_base); }
 
   // Decodes until a frame is in `frame_`; false at the end of the stream.
   bool decode_next() {
@@ -560,8 +565,8 @@ class VideoReader {
   void check_size(std::int64_t width, std::int64_t height, const std::string& operation) const {
     if (width * height > options_.max_pixels) {
       throw decode_error(info_.path, operation,
-                         "frame size " + std::to_string(width) + "x" + std::to_string(height) +
-                             " exceeds ReaderOptions::max_pixels (" + std::to_string(options_.max_pixels) + ")");
+                         "frame size " + std::to_string(width) + "x" + std::to_string(height) + " exceeds ReaderOptions::max_pixels (" +
+                             std::to_string(options_.max_pixels) + ")");
     }
   }
 
@@ -599,8 +604,8 @@ class VideoReader {
   at::Tensor convert_with_swscale(int out_w, int out_h, int turn) {
     const int src_w = frame_->width, src_h = frame_->height;
     SwsContext* const previous = sws_.get();
-    sws_.reset(sws_getCachedContext(sws_.release(), src_w, src_h, static_cast<AVPixelFormat>(frame_->format), out_w,
-                                    out_h, AV_PIX_FMT_RGB24, options_.sws_flags, nullptr, nullptr, nullptr));
+    sws_.reset(sws_getCachedContext(sws_.release(), src_w, src_h, static_cast<AVPixelFormat>(frame_->format), out_w, out_h, AV_PIX_FMT_RGB24,
+                                    options_.sws_flags, nullptr, nullptr, nullptr));
     if (!sws_) throw decode_error(info_.path, "convert frame to RGB", "swscale cannot convert this pixel format");
     // The frame's own colour matrix and range, as the ffmpeg command's scale filter uses them.
     // Setting them re-initialises swscale, so only when they (or the context) change.
@@ -627,8 +632,7 @@ class VideoReader {
   at::Tensor convert_on_gpu(int out_w, int out_h, int turn) {
     detail::nvdec_stream_scope scope(nvdec_->device);
     const detail::frame_planes p = detail::wrap_frame_planes(*frame_, nvdec_->device, info_.path);
-    at::Tensor rgb = detail::yuv_to_rgb(p.y, p.u, p.v, p.bit_depth, frame_->colorspace, frame_->color_range == AVCOL_RANGE_JPEG,
-                                        out_w, out_h, turn);
+    at::Tensor rgb = detail::yuv_to_rgb(p.y, p.u, p.v, p.bit_depth, frame_->colorspace, frame_->color_range == AVCOL_RANGE_JPEG, out_w, out_h, turn);
     scope.finish();
     return rgb;
   }
@@ -674,7 +678,8 @@ class VideoReader {
     throw hardware_decode_error(info_.path, "decode on the GPU",
                                 "no NVDEC support for this stream: this GPU's decoder cannot take " + std::string(codec_->codec->name) +
                                     (profile ? std::string(" ") + profile : std::string()) + " " + std::to_string(codec_->width) + "x" +
-                                    std::to_string(codec_->height) + " (" + (av_get_pix_fmt_name(codec_->sw_pix_fmt) ? av_get_pix_fmt_name(codec_->sw_pix_fmt) : "?") + ")",
+                                    std::to_string(codec_->height) + " (" +
+                                    (av_get_pix_fmt_name(codec_->sw_pix_fmt) ? av_get_pix_fmt_name(codec_->sw_pix_fmt) : "?") + ")",
                                 hardware_missing::codec_support);
   }
 
@@ -865,7 +870,7 @@ class VideoReader {
   detail::sws_ptr sws_;
   std::pair<int, int> colour_{-1, -1};  // colorspace and range swscale was last set up for
   AVStream* stream_ = nullptr;
-  std::optional<Frame> pending_;       // the frame a seek decoded, returned by the next `next()`
+  std::optional<Frame> pending_;  // the frame a seek decoded, returned by the next `next()`
   // The index (built on first need): packets in decode order, frame PTS in presentation order,
   // packet positions sorted by PTS, random access points.
   std::vector<IndexedPacket> packets_;
@@ -876,13 +881,13 @@ class VideoReader {
   std::int64_t next_index_ = 0;
   std::set<std::int64_t> fed_pts_;  // without an index: PTS of packets fed whose frame has not come out
   static constexpr std::int64_t no_discard = INT64_MIN;
-  static constexpr std::int64_t sws_overrun = 64;  // slack after a frame's bytes for swscale's vector stores
+  static constexpr std::int64_t sws_overrun = 64;                      // slack after a frame's bytes for swscale's vector stores
   static constexpr std::int64_t fed_position_unknown = INT64_MAX / 2;  // decoded past an unknown point: never seek ahead
-  std::int64_t discard_before_ = no_discard;  // skip_to: packets with PTS below this may be dropped if non-reference
-  std::int64_t leading_before_ = no_discard;  // after a seek: packets presented before the start keyframe are not sent
-  std::int64_t fed_position_ = -1;  // index position of the last packet read for the decoder (-1: none yet)
-  bool holding_ = false;  // `packet_` holds the packet a seek positioned at, not yet sent
-  bool flushed_ = false;  // flush packet sent: the decoder is draining
+  std::int64_t discard_before_ = no_discard;                           // skip_to: packets with PTS below this may be dropped if non-reference
+  std::int64_t leading_before_ = no_discard;                           // after a seek: packets presented before the start keyframe are not sent
+  std::int64_t fed_position_ = -1;                                     // index position of the last packet read for the decoder (-1: none yet)
+  bool holding_ = false;                                               // `packet_` holds the packet a seek positioned at, not yet sent
+  bool flushed_ = false;                                               // flush packet sent: the decoder is draining
   bool at_end_ = false;
 };
 

@@ -56,11 +56,10 @@ class VideoWriter {
   /// Appends one frame: a CPU `uint8` tensor `[height, width, 3]` (RGB).
   void write(const at::Tensor& rgb) {
     if (!format_) throw encode_error(path_, "write frame", "writer already finished");
-    if (rgb.dim() != 3 || rgb.size(0) != options_.height || rgb.size(1) != options_.width || rgb.size(2) != 3 ||
-        rgb.scalar_type() != at::kByte || !rgb.device().is_cpu()) {
+    if (rgb.dim() != 3 || rgb.size(0) != options_.height || rgb.size(1) != options_.width || rgb.size(2) != 3 || rgb.scalar_type() != at::kByte ||
+        !rgb.device().is_cpu()) {
       throw encode_error(path_, "write frame " + std::to_string(next_pts_),
-                         "expected a CPU uint8 tensor [" + std::to_string(options_.height) + ", " +
-                             std::to_string(options_.width) + ", 3]");
+                         "expected a CPU uint8 tensor [" + std::to_string(options_.height) + ", " + std::to_string(options_.width) + ", 3]");
     }
     const at::Tensor src = rgb.contiguous();
     detail::check<encode_error>(av_frame_make_writable(frame_.get()), path_, "prepare frame");
@@ -86,8 +85,7 @@ class VideoWriter {
     }
     if (options_.fps.num <= 0 || options_.fps.den <= 0) throw encode_error(path_, "open", "fps must be positive");
     AVFormatContext* raw = nullptr;
-    detail::check<encode_error>(avformat_alloc_output_context2(&raw, nullptr, nullptr, path_.c_str()), path_,
-                                "choose container");
+    detail::check<encode_error>(avformat_alloc_output_context2(&raw, nullptr, nullptr, path_.c_str()), path_, "choose container");
     format_.reset(raw);
 
     const AVCodec* encoder = nullptr;
@@ -122,8 +120,7 @@ class VideoWriter {
       codec_->global_quality = FF_QP2LAMBDA * 3;
     }
     detail::check<encode_error>(avcodec_open2(codec_.get(), encoder, nullptr), path_, ("open encoder " + codec_name_).c_str());
-    detail::check<encode_error>(avcodec_parameters_from_context(stream->codecpar, codec_.get()), path_,
-                                "copy codec parameters");
+    detail::check<encode_error>(avcodec_parameters_from_context(stream->codecpar, codec_.get()), path_, "copy codec parameters");
     stream->time_base = codec_->time_base;
     stream->avg_frame_rate = codec_->framerate;
     stream_ = stream;
@@ -139,8 +136,8 @@ class VideoWriter {
     frame_->height = codec_->height;
     detail::check<encode_error>(av_frame_get_buffer(frame_.get(), 0), path_, "allocate frame");
     packet_ = detail::make_packet();
-    sws_.reset(sws_getContext(codec_->width, codec_->height, AV_PIX_FMT_RGB24, codec_->width, codec_->height,
-                              AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
+    sws_.reset(sws_getContext(codec_->width, codec_->height, AV_PIX_FMT_RGB24, codec_->width, codec_->height, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
+                              nullptr, nullptr, nullptr));
     if (!sws_) throw encode_error(path_, "open", "swscale cannot convert RGB24 to yuv420p");
   }
 

@@ -81,8 +81,10 @@ class AnyObjective {
     void after_step() override { objective.after_step(); }
     torch::nn::Module& module() override { return objective.module(); }
     at::Generator generator() override {
-      if constexpr (has_generator) return objective.generator();
-      else return own_generator;
+      if constexpr (has_generator)
+        return objective.generator();
+      else
+        return own_generator;
     }
     void set_key_gather([[maybe_unused]] KeyGather gather) override {
       if constexpr (has_key_gather) objective.set_key_gather(std::move(gather));

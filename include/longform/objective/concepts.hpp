@@ -41,19 +41,17 @@ struct objective_tag {};
 
 namespace detail {
 template <class O>
-concept has_objective_tag =
-    requires { typename O::objective_concept; } && std::same_as<typename O::objective_concept, objective_tag>;
+concept has_objective_tag = requires { typename O::objective_concept; } && std::same_as<typename O::objective_concept, objective_tag>;
 }  // namespace detail
 
 /// A self-supervised objective usable by `Pretrainer` (see the protocol above).
 template <class O>
-concept SslObjective = detail::has_objective_tag<O> &&
-                       requires(O& o, const ClipBatch& batch) {
-                         { o.loss(batch) } -> std::same_as<at::Tensor>;
-                         { o.parameters() } -> std::same_as<std::vector<at::Tensor>>;
-                         o.after_step();
-                         { o.module() } -> std::same_as<torch::nn::Module&>;
-                       };
+concept SslObjective = detail::has_objective_tag<O> && requires(O& o, const ClipBatch& batch) {
+  { o.loss(batch) } -> std::same_as<at::Tensor>;
+  { o.parameters() } -> std::same_as<std::vector<at::Tensor>>;
+  o.after_step();
+  { o.module() } -> std::same_as<torch::nn::Module&>;
+};
 
 /// An objective that draws its randomness (augmentations, masks) from its own generator and shows
 /// it, so checkpoints save and restore it: `at::Generator generator()` (a handle; copies share state).
@@ -65,9 +63,8 @@ concept ObjectiveWithGenerator = SslObjective<O> && requires(O& o) {
 /// An objective that shares samples across the ranks of a data-parallel job: `set_key_gather(f)`
 /// with `f(t)` = every rank's `t` concatenated along dim 0 (MoCo's queue keys).
 template <class O>
-concept ObjectiveWithKeyGather = SslObjective<O> && requires(O& o, std::function<at::Tensor(const at::Tensor&)> f) {
-  o.set_key_gather(std::move(f));
-};
+concept ObjectiveWithKeyGather =
+    SslObjective<O> && requires(O& o, std::function<at::Tensor(const at::Tensor&)> f) { o.set_key_gather(std::move(f)); };
 
 namespace detail {
 /// Compile-time diagnosis for the slots that take an objective: names what is missing in words.

@@ -51,8 +51,7 @@ struct DistillOptions {
 
 /// Throws `config_error` naming the first invalid field of `o`.
 inline void validate(const DistillOptions& o) {
-  if (!(o.temperature > 0))
-    throw config_error("longform::DistillOptions: temperature must be > 0 (was " + std::to_string(o.temperature) + ")");
+  if (!(o.temperature > 0)) throw config_error("longform::DistillOptions: temperature must be > 0 (was " + std::to_string(o.temperature) + ")");
   if (!(o.feature_weight >= 0))
     throw config_error("longform::DistillOptions: feature_weight must be >= 0 (was " + std::to_string(o.feature_weight) + ")");
 }
@@ -61,8 +60,7 @@ inline void validate(const DistillOptions& o) {
 /// (`[N, C]` logits each; no gradient flows into `teacher`).
 inline at::Tensor distillation_kl(const at::Tensor& student, const at::Tensor& teacher, double temperature) {
   TORCH_CHECK(student.dim() == 2 && student.sizes() == teacher.sizes(),
-              "longform::distillation_kl: student and teacher logits must both be [N, C], got ", student.sizes(),
-              " and ", teacher.sizes());
+              "longform::distillation_kl: student and teacher logits must both be [N, C], got ", student.sizes(), " and ", teacher.sizes());
   const auto log_p_s = at::log_softmax(student.div(temperature), 1);
   const auto log_p_t = at::log_softmax(teacher.detach().to(student.scalar_type()).div(temperature), 1);
   const auto kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(1).mean();
@@ -72,8 +70,7 @@ inline at::Tensor distillation_kl(const at::Tensor& student, const at::Tensor& t
 /// `mean(1 − cos(student_i, teacher_i))` over the rows of `[N, D]` features (no gradient into `teacher`).
 inline at::Tensor feature_cosine(const at::Tensor& student, const at::Tensor& teacher) {
   TORCH_CHECK(student.dim() == 2 && student.sizes() == teacher.sizes(),
-              "longform::feature_cosine: student and teacher features must both be [N, D], got ", student.sizes(),
-              " and ", teacher.sizes());
+              "longform::feature_cosine: student and teacher features must both be [N, D], got ", student.sizes(), " and ", teacher.sizes());
   return (1.0 - at::cosine_similarity(student, teacher.detach().to(student.scalar_type()), 1, 1e-8)).mean();
 }
 
@@ -89,8 +86,9 @@ concept has_forward_features = requires(M& m, const at::Tensor& x) {
 /// @tparam Student a `Backbone` module holder with outputs of the teacher's width
 template <Backbone Teacher = X3D, Backbone Student = Teacher>
 class DistillImpl : public torch::nn::Module {
-  static_assert(requires { typename Teacher::ContainedType; } && requires { typename Student::ContainedType; },
-                "longform::Distill<Teacher, Student>: both must be module holders such as longform::X3D");
+  static_assert(
+      requires { typename Teacher::ContainedType; } && requires { typename Student::ContainedType; },
+      "longform::Distill<Teacher, Student>: both must be module holders such as longform::X3D");
 
  public:
   using TeacherImpl = backbone_impl_t<Teacher>;
@@ -103,8 +101,7 @@ class DistillImpl : public torch::nn::Module {
   DistillImpl(DistillOptions options, Teacher teacher_net, Student student_net) : options_(std::move(options)) {
     validate(options_);
     if (!options_.teacher.empty()) load_checkpoint(*teacher_net, options_.teacher);  // throws naming the file
-    if (options_.feature_weight > 0 &&
-        !(detail::has_forward_features<TeacherImpl> && detail::has_forward_features<StudentImpl>))
+    if (options_.feature_weight > 0 && !(detail::has_forward_features<TeacherImpl> && detail::has_forward_features<StudentImpl>))
       throw config_error("longform::Distill: feature_weight > 0 needs forward_features() on teacher and student");
     teacher = this->register_module("teacher", teacher_net.ptr());
     student = this->register_module("student", student_net.ptr());
@@ -134,8 +131,8 @@ class DistillImpl : public torch::nn::Module {
     }
     const auto z_s = student->forward(x);
     if (z_s.sizes() != z_t.sizes())
-      throw config_error("longform::Distill::loss: student outputs " + detail::shape_string(z_s.sizes()) +
-                         " but teacher outputs " + detail::shape_string(z_t.sizes()));
+      throw config_error("longform::Distill::loss: student outputs " + detail::shape_string(z_s.sizes()) + " but teacher outputs " +
+                         detail::shape_string(z_t.sizes()));
     auto l = distillation_kl(z_s, z_t, options_.temperature);
     if constexpr (detail::has_forward_features<StudentImpl>)
       if (options_.feature_weight > 0) l = l + options_.feature_weight * feature_cosine(student->forward_features(x), h_t);

@@ -90,23 +90,23 @@ namespace longform {
 /// Hyper-parameters of `MoCo`. Defaults: MoCo v2 head and queue with SlowFast's video values
 /// (temperature 0.1, momentum 0.994, colour jitter applied with p 0.8).
 struct MoCoOptions {
-  std::int64_t dim = 128;            ///< width of the projected, normalised embedding
-  std::int64_t mlp_hidden = 2048;    ///< hidden width of the `Linear-ReLU-Linear` projection head
-  std::int64_t queue_size = 65536;   ///< K, negatives kept (FIFO); must be >= the batch size
-  double temperature = 0.1;          ///< T of the InfoNCE logits
-  double momentum = 0.994;           ///< m of `θ_k ← m·θ_k + (1−m)·θ_q`
-  std::int64_t bn_splits = 2;        ///< shuffle-BN groups (file comment); 1 disables
-  std::int64_t crop_size = 0;        ///< side of the views; 0: the input's height and width
-  std::array<double, 2> crop_scale{0.2, 1.0};             ///< area fraction of the random crop
-  std::array<double, 2> crop_ratio{3.0 / 4.0, 4.0 / 3.0}; ///< aspect range of the random crop
+  std::int64_t dim = 128;                                                ///< width of the projected, normalised embedding
+  std::int64_t mlp_hidden = 2048;                                        ///< hidden width of the `Linear-ReLU-Linear` projection head
+  std::int64_t queue_size = 65536;                                       ///< K, negatives kept (FIFO); must be >= the batch size
+  double temperature = 0.1;                                              ///< T of the InfoNCE logits
+  double momentum = 0.994;                                               ///< m of `θ_k ← m·θ_k + (1−m)·θ_q`
+  std::int64_t bn_splits = 2;                                            ///< shuffle-BN groups (file comment); 1 disables
+  std::int64_t crop_size = 0;                                            ///< side of the views; 0: the input's height and width
+  std::array<double, 2> crop_scale{0.2, 1.0};                            ///< area fraction of the random crop
+  std::array<double, 2> crop_ratio{3.0 / 4.0, 4.0 / 3.0};                ///< aspect range of the random crop
   double brightness = 0.4, contrast = 0.4, saturation = 0.4, hue = 0.1;  ///< colour jitter strengths
-  double jitter_p = 0.8;             ///< probability of colour jitter per view
-  double grayscale_p = 0.2;          ///< probability of a grey view
-  double flip_p = 0.5;               ///< probability of a horizontal flip per view
-  double pixel_mean = 0.45;          ///< standardised value -> pseudo-pixel offset (file comment)
-  double pixel_std = 0.225;          ///< standardised value -> pseudo-pixel scale
-  std::uint64_t seed = 0;            ///< views, shuffle permutation and initial queue
-  std::string init;                  ///< checkpoint to initialise the encoder from (e.g. `X3D_M.pyth`); empty: none
+  double jitter_p = 0.8;                                                 ///< probability of colour jitter per view
+  double grayscale_p = 0.2;                                              ///< probability of a grey view
+  double flip_p = 0.5;                                                   ///< probability of a horizontal flip per view
+  double pixel_mean = 0.45;                                              ///< standardised value -> pseudo-pixel offset (file comment)
+  double pixel_std = 0.225;                                              ///< standardised value -> pseudo-pixel scale
+  std::uint64_t seed = 0;                                                ///< views, shuffle permutation and initial queue
+  std::string init;  ///< checkpoint to initialise the encoder from (e.g. `X3D_M.pyth`); empty: none
 };
 
 /// Throws `config_error` naming the first invalid field of `o`.
@@ -125,10 +125,8 @@ inline void validate(const MoCoOptions& o) {
 /// InfoNCE of MoCo: `q`, `k` `[N, D]` (L2-normalised), `queue` `[K, D]` negatives;
 /// `cross_entropy(cat([q·k, q·queueᵀ], 1) / T, 0)`, mean over the batch.
 inline at::Tensor info_nce(const at::Tensor& q, const at::Tensor& k, const at::Tensor& queue, double temperature) {
-  TORCH_CHECK(q.dim() == 2 && q.sizes() == k.sizes(), "longform::info_nce: q and k must both be [N, D], got ",
-              q.sizes(), " and ", k.sizes());
-  TORCH_CHECK(queue.dim() == 2 && queue.size(1) == q.size(1), "longform::info_nce: queue must be [K, ", q.size(1),
-              "], got ", queue.sizes());
+  TORCH_CHECK(q.dim() == 2 && q.sizes() == k.sizes(), "longform::info_nce: q and k must both be [N, D], got ", q.sizes(), " and ", k.sizes());
+  TORCH_CHECK(queue.dim() == 2 && queue.size(1) == q.size(1), "longform::info_nce: queue must be [K, ", q.size(1), "], got ", queue.sizes());
   const auto l_pos = (q * k).sum(1, /*keepdim=*/true);         // [N, 1]
   const auto l_neg = q.matmul(queue.to(q.scalar_type()).t());  // [N, K]
   const auto logits = at::cat({l_pos, l_neg}, 1).div(temperature);
@@ -146,7 +144,9 @@ E default_encoder() {
     auto o = x3d_m();
     o.output = X3DOutput::features;
     return X3D(o);
-  } else if constexpr (std::derived_from<E, X3D> && requires { { E::preset() } -> std::same_as<X3DOptions>; }) {
+  } else if constexpr (std::derived_from<E, X3D> && requires {
+                         { E::preset() } -> std::same_as<X3DOptions>;
+                       }) {
     auto o = E::preset();
     o.output = X3DOutput::features;
     return E(o);
@@ -176,8 +176,8 @@ inline torch::nn::Sequential mlp_head(std::int64_t in, std::int64_t hidden, std:
 /// @tparam Encoder a `Backbone` module holder (`X3D`, `VideoViT`, ...) returning `[N, D]` features.
 template <Backbone Encoder = X3D>
 class MoCoImpl : public torch::nn::Module {
-  static_assert(requires { typename Encoder::ContainedType; },
-                "longform::MoCo<Encoder>: Encoder must be a module holder such as longform::X3D (not X3DImpl)");
+  static_assert(
+      requires { typename Encoder::ContainedType; }, "longform::MoCo<Encoder>: Encoder must be a module holder such as longform::X3D (not X3DImpl)");
 
  public:
   using EncoderImpl = backbone_impl_t<Encoder>;
@@ -212,9 +212,9 @@ class MoCoImpl : public torch::nn::Module {
   at::Tensor loss(const ClipBatch& batch) {
     const auto& x = batch.data;
     if (!x.defined() || x.dim() != 5 || x.size(1) != 3 || !at::isFloatingType(x.scalar_type()))
-      throw config_error("longform::MoCo::loss: batch.data must be float [B, 3, T, H, W], got " +
-                         (x.defined() ? detail::shape_string(x.sizes()) + " " + std::string(c10::toString(x.scalar_type()))
-                                      : std::string("undefined")));
+      throw config_error(
+          "longform::MoCo::loss: batch.data must be float [B, 3, T, H, W], got " +
+          (x.defined() ? detail::shape_string(x.sizes()) + " " + std::string(c10::toString(x.scalar_type())) : std::string("undefined")));
     if (x.size(0) > options_.queue_size)
       throw config_error("longform::MoCo::loss: batch size " + std::to_string(x.size(0)) + " exceeds queue_size " +
                          std::to_string(options_.queue_size));
@@ -287,8 +287,8 @@ class MoCoImpl : public torch::nn::Module {
       const auto base = (static_cast<std::uint64_t>(b) * 2 + view) * 4 + 1;  // streams 1, 2, ... (file comment)
       const auto sd = [&](std::uint64_t i) { return detail::mix_seed(o.seed, base + i, static_cast<std::uint64_t>(s)); };
       RandomResizedCrop crop{.height = h, .width = w, .scale = o.crop_scale, .ratio = o.crop_ratio, .seed = sd(0)};
-      ColorJitter jitter{.brightness = o.brightness, .contrast = o.contrast, .saturation = o.saturation, .hue = o.hue,
-                         .p = o.jitter_p, .seed = sd(1)};
+      ColorJitter jitter{
+          .brightness = o.brightness, .contrast = o.contrast, .saturation = o.saturation, .hue = o.hue, .p = o.jitter_p, .seed = sd(1)};
       RandomGrayscale grey{.p = o.grayscale_p, .seed = sd(2)};
       HorizontalFlip flip{.p = o.flip_p, .seed = sd(3)};
       // Pseudo-pixels in [0, 1] for the colour ops (file comment); out-of-place, so the batch, which
@@ -304,9 +304,9 @@ class MoCoImpl : public torch::nn::Module {
   torch::nn::Sequential head_q{nullptr};                    ///< query projection head (trained)
   torch::nn::ModuleHolder<EncoderImpl> encoder_k{nullptr};  ///< key encoder (momentum copy, no gradient)
   torch::nn::Sequential head_k{nullptr};                    ///< key projection head (momentum copy)
-  at::Tensor queue;      ///< `[K, dim]` negatives, row `queue_ptr` is the oldest
-  at::Tensor queue_ptr;  ///< int64 scalar: the next row to overwrite
-  at::Tensor step;       ///< int64 scalar: completed steps (seeds the views)
+  at::Tensor queue;                                         ///< `[K, dim]` negatives, row `queue_ptr` is the oldest
+  at::Tensor queue_ptr;                                     ///< int64 scalar: the next row to overwrite
+  at::Tensor step;                                          ///< int64 scalar: completed steps (seeds the views)
 
   /// The options the objective was built with.
   [[nodiscard]] const MoCoOptions& options() const noexcept { return options_; }
@@ -349,6 +349,5 @@ static_assert(SslObjective<MoCo<X3DM>>);
 
 }  // namespace longform
 
-LONGFORM_REFLECT(longform::MoCoOptions, dim, mlp_hidden, queue_size, temperature, momentum, bn_splits, crop_size, crop_scale,
-                 crop_ratio, brightness, contrast, saturation, hue, jitter_p, grayscale_p, flip_p, pixel_mean, pixel_std, seed,
-                 init);
+LONGFORM_REFLECT(longform::MoCoOptions, dim, mlp_hidden, queue_size, temperature, momentum, bn_splits, crop_size, crop_scale, crop_ratio, brightness,
+                 contrast, saturation, hue, jitter_p, grayscale_p, flip_p, pixel_mean, pixel_std, seed, init);

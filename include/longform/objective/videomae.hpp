@@ -64,12 +64,12 @@ namespace longform {
 
 /// Hyper-parameters of `VideoMAE`. Defaults: VideoMAE's Kinetics recipe (mask ratio 0.9, ViT-S decoder).
 struct VideoMAEOptions {
-  double mask_ratio = 0.9;                           ///< masked share of spatial positions (the paper: 0.5)
+  double mask_ratio = 0.9;                                ///< masked share of spatial positions (the paper: 0.5)
   VideoMAEDecoderOptions decoder = videomae_decoder_s();  ///< `num_outputs` is set from the encoder
-  bool normalize_target = true;                      ///< per-patch normalised pixels (VideoMAE default)
-  std::array<double, 3> pixel_mean{0.0, 0.0, 0.0};   ///< un-normalisation of the input (file comment)
-  std::array<double, 3> pixel_std{1.0, 1.0, 1.0};    ///< ... ImageNet input: {0.229, 0.224, 0.225}
-  std::uint64_t seed = 0;                            ///< masks (and the mask token's init)
+  bool normalize_target = true;                           ///< per-patch normalised pixels (VideoMAE default)
+  std::array<double, 3> pixel_mean{0.0, 0.0, 0.0};        ///< un-normalisation of the input (file comment)
+  std::array<double, 3> pixel_std{1.0, 1.0, 1.0};         ///< ... ImageNet input: {0.229, 0.224, 0.225}
+  std::uint64_t seed = 0;                                 ///< masks (and the mask token's init)
 };
 
 /// Throws `config_error` naming the first invalid field of `o`.
@@ -84,12 +84,11 @@ inline void validate(const VideoMAEOptions& o) {
 /// `round(ratio · positions)` spatial positions drawn without replacement (sample b: the first of a
 /// shuffle seeded `detail::mix_seed(seed, b)`), the same in every temporal slice. Throws
 /// `config_error` when that leaves no masked or no visible token.
-inline at::Tensor tube_mask(std::int64_t batch, std::int64_t slices, std::int64_t positions, double ratio,
-                            std::uint64_t seed) {
+inline at::Tensor tube_mask(std::int64_t batch, std::int64_t slices, std::int64_t positions, double ratio, std::uint64_t seed) {
   const auto masked = static_cast<std::int64_t>(std::llround(ratio * static_cast<double>(positions)));
   if (masked < 1 || masked >= positions)
-    throw config_error("longform::VideoMAE: mask_ratio " + std::to_string(ratio) + " masks " + std::to_string(masked) +
-                       " of " + std::to_string(positions) + " positions; need at least one masked and one visible");
+    throw config_error("longform::VideoMAE: mask_ratio " + std::to_string(ratio) + " masks " + std::to_string(masked) + " of " +
+                       std::to_string(positions) + " positions; need at least one masked and one visible");
   auto mask = at::zeros({batch, slices, positions}, at::kBool);
   auto a = mask.accessor<bool, 3>();
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -107,8 +106,8 @@ inline at::Tensor tube_mask(std::int64_t batch, std::int64_t slices, std::int64_
 inline at::Tensor patch_targets(const at::Tensor& x, std::int64_t tubelet, std::int64_t patch, bool normalize,
                                 const std::array<double, 3>& mean = {0, 0, 0}, const std::array<double, 3>& std = {1, 1, 1}) {
   const auto B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
-  TORCH_CHECK(T % tubelet == 0 && H % patch == 0 && W % patch == 0, "longform::patch_targets: clip ", x.sizes(),
-              " is not divisible into ", tubelet, "x", patch, "x", patch, " tubes");
+  TORCH_CHECK(T % tubelet == 0 && H % patch == 0 && W % patch == 0, "longform::patch_targets: clip ", x.sizes(), " is not divisible into ", tubelet,
+              "x", patch, "x", patch, " tubes");
   auto v = at::isFloatingType(x.scalar_type()) ? x : x.to(at::kFloat);
   if (C == 3 && (mean != std::array<double, 3>{0, 0, 0} || std != std::array<double, 3>{1, 1, 1})) {
     const auto m = at::tensor(at::ArrayRef<double>(mean.data(), 3), v.options()).view({1, 3, 1, 1, 1});
@@ -134,11 +133,9 @@ inline at::Tensor masked_mse(const at::Tensor& prediction, const at::Tensor& tar
   TORCH_CHECK(target.dim() == 3 && mask.dim() == 2 && mask.size(1) == target.size(1),
               "longform::masked_mse: target [B, L, P] and mask [B, L] expected, got ", target.sizes(), " and ", mask.sizes());
   const auto labels = select_tokens(target, mask);
-  const auto pred = prediction.size(1) == target.size(1) && prediction.size(1) != labels.size(1)
-                        ? select_tokens(prediction, mask)
-                        : prediction;
-  TORCH_CHECK(pred.sizes() == labels.sizes(), "longform::masked_mse: prediction ", prediction.sizes(),
-              " does not match the ", labels.size(1), " masked tokens");
+  const auto pred = prediction.size(1) == target.size(1) && prediction.size(1) != labels.size(1) ? select_tokens(prediction, mask) : prediction;
+  TORCH_CHECK(pred.sizes() == labels.sizes(), "longform::masked_mse: prediction ", prediction.sizes(), " does not match the ", labels.size(1),
+              " masked tokens");
   return (pred - labels.to(pred.scalar_type())).pow(2).mean();
 }
 
@@ -148,13 +145,15 @@ inline at::Tensor masked_mse(const at::Tensor& prediction, const at::Tensor& tar
 template <Backbone Encoder = VideoViT>
 class VideoMAEImpl : public torch::nn::Module {
   using EncoderImpl = backbone_impl_t<Encoder>;
-  static_assert(requires(EncoderImpl& e, const at::Tensor& x) {
-    { e.forward_tokens(x, x) } -> std::same_as<at::Tensor>;
-    e.options().patch_size;
-    e.options().tubelet_size;
-    e.options().embed_dim;
-  }, "longform::VideoMAE<Encoder>: Encoder must be a token encoder like longform::VideoViT "
-     "(forward_tokens(clip, mask), options().patch_size/tubelet_size/embed_dim)");
+  static_assert(
+      requires(EncoderImpl& e, const at::Tensor& x) {
+        { e.forward_tokens(x, x) } -> std::same_as<at::Tensor>;
+        e.options().patch_size;
+        e.options().tubelet_size;
+        e.options().embed_dim;
+      },
+      "longform::VideoMAE<Encoder>: Encoder must be a token encoder like longform::VideoViT "
+      "(forward_tokens(clip, mask), options().patch_size/tubelet_size/embed_dim)");
 
  public:
   /// VideoMAE over a default-built encoder (ViT-S/16 for `VideoViT`).
@@ -166,9 +165,8 @@ class VideoMAEImpl : public torch::nn::Module {
     const auto& eo = encoder_net->options();
     options_.decoder.num_outputs = eo.in_channels * eo.tubelet_size * eo.patch_size * eo.patch_size;
     encoder = this->register_module("encoder", encoder_net.ptr());
-    encoder_to_decoder = this->register_module(
-        "encoder_to_decoder",
-        torch::nn::Linear(torch::nn::LinearOptions(eo.embed_dim, options_.decoder.embed_dim).bias(false)));
+    encoder_to_decoder = this->register_module("encoder_to_decoder",
+                                               torch::nn::Linear(torch::nn::LinearOptions(eo.embed_dim, options_.decoder.embed_dim).bias(false)));
     at::Tensor token;
     {
       at::NoGradGuard no_grad;
@@ -184,8 +182,7 @@ class VideoMAEImpl : public torch::nn::Module {
   }
 
   /// The masks of step `s` for clips of `T × H × W` (`[B, L]` bool, CPU).
-  [[nodiscard]] at::Tensor make_mask(std::int64_t batch, std::int64_t T, std::int64_t H, std::int64_t W,
-                                     std::int64_t s) const {
+  [[nodiscard]] at::Tensor make_mask(std::int64_t batch, std::int64_t T, std::int64_t H, std::int64_t W, std::int64_t s) const {
     const auto& eo = encoder->options();
     return tube_mask(batch, T / eo.tubelet_size, (H / eo.patch_size) * (W / eo.patch_size), options_.mask_ratio,
                      detail::mix_seed(options_.seed, static_cast<std::uint64_t>(s)));
@@ -196,8 +193,8 @@ class VideoMAEImpl : public torch::nn::Module {
     const auto& x = batch.data;
     const auto& eo = encoder->options();
     if (!x.defined() || x.dim() != 5 || x.size(1) != eo.in_channels || !at::isFloatingType(x.scalar_type()))
-      throw config_error("longform::VideoMAE::loss: batch.data must be float [B, " + std::to_string(eo.in_channels) +
-                         ", T, H, W], got " + (x.defined() ? detail::shape_string(x.sizes()) : std::string("undefined")));
+      throw config_error("longform::VideoMAE::loss: batch.data must be float [B, " + std::to_string(eo.in_channels) + ", T, H, W], got " +
+                         (x.defined() ? detail::shape_string(x.sizes()) : std::string("undefined")));
     // The mask stays on the host: token selection counts it there, so the step never waits for the GPU.
     return loss_with_mask(x, make_mask(x.size(0), x.size(2), x.size(3), x.size(4), steps_.get(step)));
   }
@@ -215,8 +212,7 @@ class VideoMAEImpl : public torch::nn::Module {
     at::Tensor target;
     {
       at::NoGradGuard no_grad;
-      target = patch_targets(x, eo.tubelet_size, eo.patch_size, options_.normalize_target, options_.pixel_mean,
-                             options_.pixel_std);
+      target = patch_targets(x, eo.tubelet_size, eo.patch_size, options_.normalize_target, options_.pixel_mean, options_.pixel_std);
     }
     return masked_mse(prediction, target, mask);
   }

@@ -163,8 +163,8 @@ struct prefetch_fn {
     if (depth == 0) throw config_error("views::prefetch: depth must be at least 1");
     using T = ranges::range_value_t<Rng>;
     using Pull = longform::detail::puller<ranges::views::all_t<Rng>>;
-    auto p = std::make_shared<longform::detail::prefetcher<T, Pull>>(Pull(ranges::views::all(std::forward<Rng>(rng))), depth,
-                                                                      std::move(telemetry), device);
+    auto p = std::make_shared<longform::detail::prefetcher<T, Pull>>(Pull(ranges::views::all(std::forward<Rng>(rng))), depth, std::move(telemetry),
+                                                                     device);
     return longform::detail::generator_view<T>([p]() { return p->next(); });
   }
   auto operator()(std::size_t depth, std::shared_ptr<Telemetry> telemetry = nullptr, c10::Device device = c10::kCPU) const {

@@ -44,9 +44,9 @@ namespace longform {
 
 /// How `views::sample` runs its sampler.
 struct SampleOptions {
-  ContextOptions context;               ///< decoding, open readers, telemetry
-  std::optional<SamplerState> resume;   ///< restore the sampler to this state first
-  bool record_state = true;             ///< set `Clip::resume` on every clip
+  ContextOptions context;              ///< decoding, open readers, telemetry
+  std::optional<SamplerState> resume;  ///< restore the sampler to this state first
+  bool record_state = true;            ///< set `Clip::resume` on every clip
   /// Decode threads. 1: the thread that reads the view decodes. W > 1: W workers, each with its own
   /// readers, decode chunks of consecutive clips at once (one long video too, in W segments).
   /// Memory bound: at most 2·W chunks are in flight, i.e. 2·W·max(1, ⌊chunk_frames / clip span⌋)
@@ -69,7 +69,9 @@ bool can_decode_in_parallel(const Src& source) {
   if constexpr (!std::copy_constructible<Src> || !SeekableFrameReader<reader_t<Src>>) {
     return false;
   } else {
-    if constexpr (requires { { source.forward_only() } -> std::convertible_to<bool>; }) {
+    if constexpr (requires {
+                    { source.forward_only() } -> std::convertible_to<bool>;
+                  }) {
       if (source.forward_only()) return false;
     }
     for (std::size_t i = 0; i < source.size(); ++i) {
@@ -101,27 +103,27 @@ struct sample_fn {
     if constexpr (!well_formed) {
       return detail::generator_view<Clip>();
     } else {
-    struct state {
-      ClipContext ctx;
-      Sampler sampler;
-      Prepare prepare;
-      bool record;
-    };
-    if (options.resume) sampler.restore(*options.resume);
-    if (options.workers > 1 && detail::can_decode_in_parallel(source)) {
-      auto w = std::make_shared<detail::decode_workers<Src, Sampler, Prepare>>(
-          source, std::move(sampler), prepare, std::move(options.context), options.record_state, options.workers,
-          std::max<std::int64_t>(1, options.chunk_frames));
-      return detail::generator_view<Clip>([w]() { return w->next(); });
-    }
-    auto s = std::make_shared<state>(state{ClipContext(std::move(source), options.context), std::move(sampler), std::move(prepare),
-                                           options.record_state});
-    return detail::generator_view<Clip>([s]() -> std::optional<Clip> {
-      auto clip = s->sampler.next(s->ctx);
-      if (!clip) return clip;
-      if (s->record) clip->resume = s->sampler.state();
-      return detail::prepared(s->prepare, std::move(*clip));
-    });
+      struct state {
+        ClipContext ctx;
+        Sampler sampler;
+        Prepare prepare;
+        bool record;
+      };
+      if (options.resume) sampler.restore(*options.resume);
+      if (options.workers > 1 && detail::can_decode_in_parallel(source)) {
+        auto w = std::make_shared<detail::decode_workers<Src, Sampler, Prepare>>(source, std::move(sampler), prepare, std::move(options.context),
+                                                                                 options.record_state, options.workers,
+                                                                                 std::max<std::int64_t>(1, options.chunk_frames));
+        return detail::generator_view<Clip>([w]() { return w->next(); });
+      }
+      auto s = std::make_shared<state>(
+          state{ClipContext(std::move(source), options.context), std::move(sampler), std::move(prepare), options.record_state});
+      return detail::generator_view<Clip>([s]() -> std::optional<Clip> {
+        auto clip = s->sampler.next(s->ctx);
+        if (!clip) return clip;
+        if (s->record) clip->resume = s->sampler.state();
+        return detail::prepared(s->prepare, std::move(*clip));
+      });
     }
   }
   /// `sample(sampler, options, prepare)`: a closure for `source | sample(sampler, …)`.

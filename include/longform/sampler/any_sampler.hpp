@@ -81,8 +81,10 @@ class AnySampler {
     void restore(const SamplerState& st) override { sampler.restore(st); }
     [[nodiscard]] bool shardable() const noexcept override { return ShardableSampler<S>; }
     [[nodiscard]] AnySampler shard(std::size_t b, std::size_t n) const override {
-      if constexpr (ShardableSampler<S>) return AnySampler(sampler.shard(b, n));
-      else throw config_error("AnySampler::shard: the wrapped sampler (state kind '" + sampler.state().kind + "') cannot be sharded");
+      if constexpr (ShardableSampler<S>)
+        return AnySampler(sampler.shard(b, n));
+      else
+        throw config_error("AnySampler::shard: the wrapped sampler (state kind '" + sampler.state().kind + "') cannot be sharded");
     }
     S sampler;
   };

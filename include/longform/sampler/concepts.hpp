@@ -38,12 +38,12 @@ concept has_sampler_tag = requires { typename S::sampler_concept; } && std::same
 /// @tparam S the sampler type: declares `using sampler_concept = sampler_tag;`,
 ///   `std::optional<Clip> next(ClipContext&)`, `SamplerState state() const` and `void restore(const SamplerState&)`.
 template <class S>
-concept ClipSampler = detail::has_sampler_tag<S> && std::copy_constructible<S> &&
-                      requires(S& s, const S& cs, ClipContext& ctx, const SamplerState& st) {
-                        { s.next(ctx) } -> std::same_as<std::optional<Clip>>;
-                        { cs.state() } -> std::same_as<SamplerState>;
-                        s.restore(st);
-                      };
+concept ClipSampler =
+    detail::has_sampler_tag<S> && std::copy_constructible<S> && requires(S& s, const S& cs, ClipContext& ctx, const SamplerState& st) {
+      { s.next(ctx) } -> std::same_as<std::optional<Clip>>;
+      { cs.state() } -> std::same_as<SamplerState>;
+      s.restore(st);
+    };
 
 /// A `ClipSampler` that can be split into `n` disjoint streams over the videos: `shard(b, n)` visits
 /// only stream `b`'s videos, and together the `n` shards visit every video.

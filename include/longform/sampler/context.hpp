@@ -115,9 +115,9 @@ class context_impl final : public context_base {
   struct Entry {
     std::size_t video = 0;
     std::optional<Reader> reader;
-    std::int64_t next = 0;      // index of the frame `next()` returns
+    std::int64_t next = 0;  // index of the frame `next()` returns
     std::uint64_t last_use = 0;
-    bool ended = false;         // the reader hit the end of the video
+    bool ended = false;                                  // the reader hit the end of the video
     std::vector<std::pair<std::int64_t, Frame>> recent;  // (wanted index, frame) of the last clip read
   };
 
@@ -308,19 +308,25 @@ class context_impl final : public context_base {
   }
 
   std::int64_t decoded(const Entry& e) const {
-    if constexpr (ReaderWithStats<Reader>) return static_cast<std::int64_t>(e.reader->stats().frames);
-    else return 0;
+    if constexpr (ReaderWithStats<Reader>)
+      return static_cast<std::int64_t>(e.reader->stats().frames);
+    else
+      return 0;
   }
 
   std::int64_t corrupt(const Entry& e) const {
-    if constexpr (ReaderWithCorruptionCount<Reader>) return static_cast<std::int64_t>(e.reader->stats().corrupt_packets);
-    else return 0;
+    if constexpr (ReaderWithCorruptionCount<Reader>)
+      return static_cast<std::int64_t>(e.reader->stats().corrupt_packets);
+    else
+      return 0;
   }
 
   bool can_seek(Entry& e) {
     if constexpr (SeekableFrameReader<Reader>) {
-      if constexpr (ReaderWithSeekableFlag<Reader>) return e.reader->seekable();
-      else return true;
+      if constexpr (ReaderWithSeekableFlag<Reader>)
+        return e.reader->seekable();
+      else
+        return true;
     } else {
       return false;
     }
@@ -359,9 +365,8 @@ class context_impl final : public context_base {
     }
     if (open_.size() >= std::max<std::size_t>(1, options_.max_open)) {
       // Close a reader that reached its end first (interleaved streams move on from those), else the LRU.
-      auto lru = std::min_element(open_.begin(), open_.end(), [](const Entry& a, const Entry& b) {
-        return a.ended != b.ended ? a.ended : a.last_use < b.last_use;
-      });
+      auto lru = std::min_element(open_.begin(), open_.end(),
+                                  [](const Entry& a, const Entry& b) { return a.ended != b.ended ? a.ended : a.last_use < b.last_use; });
       open_.erase(lru);
     }
     Entry e;
@@ -389,8 +394,7 @@ class ClipContext {
  public:
   /// Takes `source` (sources are cheap handles: paths and options).
   template <VideoSource Src>
-  explicit ClipContext(Src source, ContextOptions options = {})
-      : decode_(options.decode), telemetry_(options.telemetry) {
+  explicit ClipContext(Src source, ContextOptions options = {}) : decode_(options.decode), telemetry_(options.telemetry) {
     impl_ = std::make_unique<detail::context_impl<Src>>(std::move(source), std::move(options));
   }
 

@@ -120,7 +120,8 @@ class BasicMultiStream {
 };
 
 namespace detail {
-template <class P> struct sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
+template <class P>
+struct sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
 
 /// Checks one parameter of `MultiStream<...>`; the compiler's note names `P` when it is unknown.
 template <class P>

@@ -60,8 +60,9 @@ struct parameter_name {
 /// of them share an address as `[[no_unique_address]]` members.
 template <parameter_name Name, std::int64_t N>
 struct positive_count {
-  static_assert(N > 0, "longform: Frames<N>, Stride<N>, Streams<N> and Capacity<N> take a positive N, or longform::dynamic "
-                       "to choose it at run time (the compiler's notes name the parameter)");
+  static_assert(N > 0,
+                "longform: Frames<N>, Stride<N>, Streams<N> and Capacity<N> take a positive N, or longform::dynamic "
+                "to choose it at run time (the compiler's notes name the parameter)");
   static constexpr std::int64_t value = N;
   constexpr operator std::int64_t() const noexcept { return N; }
 };
@@ -157,35 +158,53 @@ using KeepOrder = Shuffle<false>;
 
 namespace detail {
 /// Whether `P` is `Param<N>` for some `N` (`dynamic` included).
-template <template <std::int64_t> class Param, class P> inline constexpr bool is_param = false;
-template <template <std::int64_t> class Param, std::int64_t N> inline constexpr bool is_param<Param, Param<N>> = true;
+template <template <std::int64_t> class Param, class P>
+inline constexpr bool is_param = false;
+template <template <std::int64_t> class Param, std::int64_t N>
+inline constexpr bool is_param<Param, Param<N>> = true;
 }  // namespace detail
 
 /// `Frames<N>` or `Frames<dynamic>`.
-template <class P> concept FramesParam = detail::is_param<Frames, P>;
+template <class P>
+concept FramesParam = detail::is_param<Frames, P>;
 /// `Stride<N>` or `Stride<dynamic>`.
-template <class P> concept StrideParam = detail::is_param<Stride, P>;
+template <class P>
+concept StrideParam = detail::is_param<Stride, P>;
 /// `Hop<N>`, `Hop<>` or `Hop<dynamic>`.
-template <class P> concept HopParam = detail::is_param<Hop, P>;
+template <class P>
+concept HopParam = detail::is_param<Hop, P>;
 /// `SegmentSeconds<N>` or `SegmentSeconds<dynamic>`.
-template <class P> concept SegmentParam = detail::is_param<SegmentSeconds, P>;
+template <class P>
+concept SegmentParam = detail::is_param<SegmentSeconds, P>;
 /// `Streams<N>` or `Streams<dynamic>`.
-template <class P> concept StreamsParam = detail::is_param<Streams, P>;
+template <class P>
+concept StreamsParam = detail::is_param<Streams, P>;
 /// `Capacity<N>` or `Capacity<dynamic>`.
-template <class P> concept CapacityParam = detail::is_param<Capacity, P>;
+template <class P>
+concept CapacityParam = detail::is_param<Capacity, P>;
 /// `ShuffleFrames`, `KeepOrder`, `Shuffle<true|false>`, `Shuffle<dynamic>`, or your own type with `enabled()`.
-template <class P> concept FrameOrderPolicy = requires(const P& p) { { p.enabled() } -> std::convertible_to<bool>; };
+template <class P>
+concept FrameOrderPolicy = requires(const P& p) {
+  { p.enabled() } -> std::convertible_to<bool>;
+};
 
 namespace detail {
 
 // Parameters by kind. A kind is a class template `K<P>` with a `bool value`.
-template <class P> struct frames_kind : std::bool_constant<FramesParam<P>> {};
-template <class P> struct stride_kind : std::bool_constant<StrideParam<P>> {};
-template <class P> struct hop_kind : std::bool_constant<HopParam<P>> {};
-template <class P> struct segment_kind : std::bool_constant<SegmentParam<P>> {};
-template <class P> struct order_kind : std::bool_constant<FrameOrderPolicy<P>> {};
-template <class P> struct streams_kind : std::bool_constant<StreamsParam<P>> {};
-template <class P> struct capacity_kind : std::bool_constant<CapacityParam<P>> {};
+template <class P>
+struct frames_kind : std::bool_constant<FramesParam<P>> {};
+template <class P>
+struct stride_kind : std::bool_constant<StrideParam<P>> {};
+template <class P>
+struct hop_kind : std::bool_constant<HopParam<P>> {};
+template <class P>
+struct segment_kind : std::bool_constant<SegmentParam<P>> {};
+template <class P>
+struct order_kind : std::bool_constant<FrameOrderPolicy<P>> {};
+template <class P>
+struct streams_kind : std::bool_constant<StreamsParam<P>> {};
+template <class P>
+struct capacity_kind : std::bool_constant<CapacityParam<P>> {};
 
 /// How many of `Ps...` are of kind `K`.
 template <template <class> class K, class... Ps>
@@ -205,15 +224,15 @@ using param_t = typename param_of<K, Default, Ps...>::type;
 
 /// Constructor arguments by type. `params_args<type_list<Ts...>, As...>`: every `A` is one of
 /// `Ts...`, none is given twice, and every `T` without a default value (a `dynamic` parameter) is given.
-template <class...> struct type_list {};
+template <class...>
+struct type_list {};
 template <class T, class... As>
 inline constexpr std::size_t occurrences = (std::size_t{std::is_same_v<T, As>} + ... + std::size_t{0});
 template <class List, class... As>
 inline constexpr bool params_args = false;
 template <class... Ts, class... As>
 inline constexpr bool params_args<type_list<Ts...>, As...> =
-    ((occurrences<As, Ts...> == 1 && occurrences<As, As...> == 1) && ...) &&
-    ((std::default_initializable<Ts> || occurrences<Ts, As...> == 1) && ...);
+    ((occurrences<As, Ts...> == 1 && occurrences<As, As...> == 1) && ...) && ((std::default_initializable<Ts> || occurrences<Ts, As...> == 1) && ...);
 
 /// The argument of type `T` among `as...`, or `T{}` when there is none.
 template <class T, class... As>
@@ -257,8 +276,7 @@ class sampler_parameters {
   sampler_parameters(A1 a1, A2 a2, A3 a3, Options options) : sampler_parameters(from_params_t{}, a1, a2, a3, options) {}
   template <class A1, class A2, class A3, class A4>
     requires params_args<accepted, A1, A2, A3, A4, Options>
-  sampler_parameters(A1 a1, A2 a2, A3 a3, A4 a4, Options options)
-      : sampler_parameters(from_params_t{}, a1, a2, a3, a4, options) {}
+  sampler_parameters(A1 a1, A2 a2, A3 a3, A4 a4, Options options) : sampler_parameters(from_params_t{}, a1, a2, a3, a4, options) {}
 
   /// The options the sampler was built with.
   [[nodiscard]] const Options& options() const noexcept { return options_; }
@@ -266,12 +284,13 @@ class sampler_parameters {
  protected:
   /// The parameter of type `P` (one of `Ps...`).
   template <class P>
-  [[nodiscard]] const P& param() const noexcept { return std::get<P>(params_); }
+  [[nodiscard]] const P& param() const noexcept {
+    return std::get<P>(params_);
+  }
 
  private:
   template <class... A>
-  sampler_parameters(from_params_t, const A&... args)
-      : params_(arg_or_default<Ps>(args...)...), options_(arg_or_default<Options>(args...)) {}
+  sampler_parameters(from_params_t, const A&... args) : params_(arg_or_default<Ps>(args...)...), options_(arg_or_default<Options>(args...)) {}
 
   [[no_unique_address]] std::tuple<Ps...> params_;
 

@@ -51,8 +51,8 @@ class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S,
 
   /// From the `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in
   /// any order; the options may come last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
-  using parameters::parameters;
   using parameters::options;
+  using parameters::parameters;
 
   [[nodiscard]] double segment_seconds() const noexcept { return this->template param<Seg>().value; }
   [[nodiscard]] std::int64_t frames() const noexcept { return this->template param<F>().value; }
@@ -125,7 +125,8 @@ class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S,
       if (m.frames % length >= span()) ++segments;
       cumulative.push_back(cumulative.back() + segments);
     }
-    if (cumulative.back() == 0) throw config_error("RandomSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
+    if (cumulative.back() == 0)
+      throw config_error("RandomSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
     cumulative_ = std::move(cumulative);
   }
 

@@ -54,10 +54,8 @@ class BasicReplayBuffer {
     requires std::default_initializable<C>
       : inner_(std::move(inner)), capacity_(C::value), seed_(seed) {}
   /// C clips over `inner`, in either order: `(Capacity<dynamic>{64}, inner)`, `(inner, Capacity<dynamic>{64})`.
-  BasicReplayBuffer(C capacity, Inner inner, std::uint64_t seed = 0)
-      : inner_(std::move(inner)), capacity_(capacity.value), seed_(seed) {}
-  BasicReplayBuffer(Inner inner, C capacity, std::uint64_t seed = 0)
-      : inner_(std::move(inner)), capacity_(capacity.value), seed_(seed) {}
+  BasicReplayBuffer(C capacity, Inner inner, std::uint64_t seed = 0) : inner_(std::move(inner)), capacity_(capacity.value), seed_(seed) {}
+  BasicReplayBuffer(Inner inner, C capacity, std::uint64_t seed = 0) : inner_(std::move(inner)), capacity_(capacity.value), seed_(seed) {}
   /// C chosen at run time as a plain number. @throws config_error if `capacity` is not positive.
   BasicReplayBuffer(std::int64_t capacity, Inner inner, std::uint64_t seed = 0)
     requires(!std::default_initializable<C>)
@@ -141,7 +139,8 @@ class BasicReplayBuffer {
 };
 
 namespace detail {
-template <class P> struct inner_sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
+template <class P>
+struct inner_sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
 
 /// Checks one parameter of `ReplayBuffer<...>`; the compiler's note names `P` when it is unknown.
 template <class P>

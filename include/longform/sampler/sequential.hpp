@@ -49,8 +49,8 @@ class BasicSequentialSampler : detail::sampler_parameters<SamplerOptions, F, S, 
   /// From the `dynamic` parameters (all required), static ones (optional) and `SamplerOptions`, in
   /// any order: `SequentialSampler<Frames<dynamic>, Stride<dynamic>>(Stride<dynamic>{4}, Frames<dynamic>{16})`;
   /// the options may come last as a braced list: `(Frames<dynamic>{t}, {.seed = 1})`.
-  using parameters::parameters;
   using parameters::options;
+  using parameters::parameters;
 
   /// T.
   [[nodiscard]] std::int64_t frames() const noexcept { return this->template param<F>().value; }
@@ -78,8 +78,7 @@ class BasicSequentialSampler : detail::sampler_parameters<SamplerOptions, F, S, 
   std::optional<Clip> next(ClipContext& ctx) {
     const std::size_t n = ctx.size();
     if (n < shards_) {
-      throw config_error("SequentialSampler: " + std::to_string(shards_) + " streams need at least as many videos; source has " +
-                         std::to_string(n));
+      throw config_error("SequentialSampler: " + std::to_string(shards_) + " streams need at least as many videos; source has " + std::to_string(n));
     }
     std::size_t fruitless = 0;  // videos visited in this call that gave no clip
     for (;;) {
@@ -116,8 +115,8 @@ class BasicSequentialSampler : detail::sampler_parameters<SamplerOptions, F, S, 
   /// Resume point: {seed, epochs, shard, shards, epoch, position, clip j, exhausted}.
   [[nodiscard]] SamplerState state() const {
     return {kind,
-            {detail::as_int(options_.seed), options_.epochs, static_cast<std::int64_t>(shard_), static_cast<std::int64_t>(shards_),
-             epoch_, static_cast<std::int64_t>(pos_), j_, exhausted_ ? 1 : 0}};
+            {detail::as_int(options_.seed), options_.epochs, static_cast<std::int64_t>(shard_), static_cast<std::int64_t>(shards_), epoch_,
+             static_cast<std::int64_t>(pos_), j_, exhausted_ ? 1 : 0}};
   }
   /// Continues from `st` (seed and epochs included). @throws config_error if `st` is not a sequential state.
   void restore(const SamplerState& st) {
@@ -166,8 +165,8 @@ struct sequential_sampler_of {
   static_assert(count_kind<frames_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Frames<T> is given more than once");
   static_assert(count_kind<stride_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Stride<tau> is given more than once");
   static_assert(count_kind<hop_kind, Ps...> <= 1, "longform::SequentialSampler<...>: Hop<h> is given more than once");
-  using type = BasicSequentialSampler<param_t<frames_kind, Frames<16>, Ps...>, param_t<stride_kind, Stride<1>, Ps...>,
-                                      param_t<hop_kind, Hop<>, Ps...>>;
+  using type =
+      BasicSequentialSampler<param_t<frames_kind, Frames<16>, Ps...>, param_t<stride_kind, Stride<1>, Ps...>, param_t<hop_kind, Hop<>, Ps...>>;
 };
 }  // namespace detail
 

@@ -100,29 +100,38 @@ class AnyReader {
       }
     }
     const std::vector<std::int64_t>& frame_timestamps() override {
-      if constexpr (detail::ReaderWithTimestamps<R>) return reader.frame_timestamps();
-      else return no_timestamps;
+      if constexpr (detail::ReaderWithTimestamps<R>)
+        return reader.frame_timestamps();
+      else
+        return no_timestamps;
     }
     void seek_frame(std::int64_t k) override {
       if constexpr (SeekableFrameReader<R>) {
         reader.seek_frame(k);
         position = k;
-      } else throw decode_error(reader.info().path, "seek to frame " + std::to_string(k), "the reader cannot seek");
+      } else
+        throw decode_error(reader.info().path, "seek to frame " + std::to_string(k), "the reader cannot seek");
     }
     [[nodiscard]] std::int64_t frame_count() const override {
-      if constexpr (SeekableFrameReader<R>) return static_cast<std::int64_t>(reader.frame_count());
-      else return -1;
+      if constexpr (SeekableFrameReader<R>)
+        return static_cast<std::int64_t>(reader.frame_count());
+      else
+        return -1;
     }
     [[nodiscard]] bool seekable() const override {
-      if constexpr (detail::ReaderWithSeekableFlag<R>) return reader.seekable();
-      else return SeekableFrameReader<R>;
+      if constexpr (detail::ReaderWithSeekableFlag<R>)
+        return reader.seekable();
+      else
+        return SeekableFrameReader<R>;
     }
     [[nodiscard]] ReaderStats stats() const override {
-      if constexpr (detail::ReaderWithStats<R>) return reader.stats();
-      else return {.frames = frames};
+      if constexpr (detail::ReaderWithStats<R>)
+        return reader.stats();
+      else
+        return {.frames = frames};
     }
-    mutable R reader;  // some readers count frames lazily (a non-const frame_count)
-    std::int64_t frames = 0;  // frames returned, for readers without stats
+    mutable R reader;           // some readers count frames lazily (a non-const frame_count)
+    std::int64_t frames = 0;    // frames returned, for readers without stats
     std::int64_t position = 0;  // index of the frame `next()` returns, for readers without `skip_to`
     const std::vector<std::int64_t> no_timestamps;
   };
@@ -157,8 +166,10 @@ class AnySource {
   struct model final : base {
     explicit model(S s) : source(std::move(s)) {}
     [[nodiscard]] bool forward_only() const override {
-      if constexpr (requires { source.forward_only(); }) return source.forward_only();
-      else return false;
+      if constexpr (requires { source.forward_only(); })
+        return source.forward_only();
+      else
+        return false;
     }
     [[nodiscard]] std::size_t size() const override { return source.size(); }
     [[nodiscard]] std::string name(std::size_t i) const override { return source.name(i); }

@@ -99,8 +99,7 @@ class AvaVideos {
   using source_concept = source_tag;
 
   /// @throws config_error naming `list` if it cannot be read or names no video.
-  AvaVideos(const std::filesystem::path& list, const std::filesystem::path& root, TimeWindow window = {},
-            ReaderOptions options = {})
+  AvaVideos(const std::filesystem::path& list, const std::filesystem::path& root, TimeWindow window = {}, ReaderOptions options = {})
       : window_(window), options_(options) {
     if (!(window.end > window.begin)) throw config_error("AvaVideos: empty time window");
     std::error_code ec;

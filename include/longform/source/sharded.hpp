@@ -48,8 +48,10 @@ class Sharded {
   [[nodiscard]] const Source& base() const noexcept { return source_; }
   /// Read forward only when the wrapped source is (`Stream`).
   [[nodiscard]] bool forward_only() const {
-    if constexpr (requires { source_.forward_only(); }) return source_.forward_only();
-    else return false;
+    if constexpr (requires { source_.forward_only(); })
+      return source_.forward_only();
+    else
+      return false;
   }
 
  private:

@@ -46,20 +46,20 @@ inline constexpr int motion_count = 10;
 
 /// The snake_case name of a motion (`SyntheticActions` class names are its CamelCase form).
 [[nodiscard]] constexpr std::string_view motion_name(Motion m) noexcept {
-  constexpr std::array<std::string_view, motion_count> names{"SlideRight", "SlideLeft",  "SlideUp",  "SlideDown", "SlideRightFast",
-                                                             "RotateCW",   "RotateCCW",  "Orbit",    "Bounce",    "Pulse"};
+  constexpr std::array<std::string_view, motion_count> names{"SlideRight", "SlideLeft", "SlideUp", "SlideDown", "SlideRightFast",
+                                                             "RotateCW",   "RotateCCW", "Orbit",   "Bounce",    "Pulse"};
   return names[static_cast<std::size_t>(m)];
 }
 
 /// One rectangle and its motion; lengths in pixels, angles in radians, time in frames.
 struct MovingObject {
   Motion motion = Motion::slide_right;
-  double cx = 0, cy = 0;        ///< centre at t = 0 (orbit, bounce: the centre of the path)
+  double cx = 0, cy = 0;          ///< centre at t = 0 (orbit, bounce: the centre of the path)
   double half_w = 4, half_h = 2;  ///< half extents before rotation
-  double angle = 0;             ///< orientation at t = 0
-  double speed = 1;             ///< px/frame (slides), rad/frame (rotation, orbit), cycles/frame · 2π (bounce, pulse)
-  double radius = 0;            ///< orbit radius, bounce height
-  double phase = 0;             ///< where on its cycle the object starts
+  double angle = 0;               ///< orientation at t = 0
+  double speed = 1;               ///< px/frame (slides), rad/frame (rotation, orbit), cycles/frame · 2π (bounce, pulse)
+  double radius = 0;              ///< orbit radius, bounce height
+  double phase = 0;               ///< where on its cycle the object starts
   std::array<std::uint8_t, 3> color{255, 255, 255};
 };
 
@@ -128,7 +128,9 @@ inline double wrap(double x, double span) {
       o.speed = 3 * rng.uniform(0.02, 0.035) * side;
       break;
     case Motion::rotate_cw:
-    case Motion::rotate_ccw: o.speed = rng.uniform(0.12, 0.2); break;
+    case Motion::rotate_ccw:
+      o.speed = rng.uniform(0.12, 0.2);
+      break;
     case Motion::orbit:
       o.speed = rng.uniform(0.12, 0.2);
       o.radius = rng.uniform(0.15, 0.22) * side;
@@ -138,7 +140,9 @@ inline double wrap(double x, double span) {
       o.radius = rng.uniform(0.25, 0.35) * h;
       o.cy = rng.uniform(0.75, 0.85) * h;  // the floor
       break;
-    case Motion::pulse: o.speed = rng.uniform(0.15, 0.25); break;
+    case Motion::pulse:
+      o.speed = rng.uniform(0.15, 0.25);
+      break;
   }
   return o;
 }
@@ -156,17 +160,31 @@ struct ObjectPose {
   ObjectPose p{o.cx, o.cy, o.half_w, o.half_h, o.angle};
   switch (o.motion) {
     case Motion::slide_right:
-    case Motion::slide_right_fast: p.cx = detail::wrap(o.cx + o.speed * t + mx, w + 2 * mx) - mx; break;
-    case Motion::slide_left: p.cx = detail::wrap(o.cx - o.speed * t + mx, w + 2 * mx) - mx; break;
-    case Motion::slide_down: p.cy = detail::wrap(o.cy + o.speed * t + my, h + 2 * my) - my; break;
-    case Motion::slide_up: p.cy = detail::wrap(o.cy - o.speed * t + my, h + 2 * my) - my; break;
-    case Motion::rotate_cw: p.angle = o.angle + o.speed * t; break;  // image y points down: + is clockwise on screen
-    case Motion::rotate_ccw: p.angle = o.angle - o.speed * t; break;
+    case Motion::slide_right_fast:
+      p.cx = detail::wrap(o.cx + o.speed * t + mx, w + 2 * mx) - mx;
+      break;
+    case Motion::slide_left:
+      p.cx = detail::wrap(o.cx - o.speed * t + mx, w + 2 * mx) - mx;
+      break;
+    case Motion::slide_down:
+      p.cy = detail::wrap(o.cy + o.speed * t + my, h + 2 * my) - my;
+      break;
+    case Motion::slide_up:
+      p.cy = detail::wrap(o.cy - o.speed * t + my, h + 2 * my) - my;
+      break;
+    case Motion::rotate_cw:
+      p.angle = o.angle + o.speed * t;
+      break;  // image y points down: + is clockwise on screen
+    case Motion::rotate_ccw:
+      p.angle = o.angle - o.speed * t;
+      break;
     case Motion::orbit:
       p.cx = o.cx + o.radius * std::cos(o.phase - o.speed * t);
       p.cy = o.cy + o.radius * std::sin(o.phase - o.speed * t);
       break;
-    case Motion::bounce: p.cy = o.cy - o.radius * std::fabs(std::sin(o.phase + o.speed * t)); break;
+    case Motion::bounce:
+      p.cy = o.cy - o.radius * std::fabs(std::sin(o.phase + o.speed * t));
+      break;
     case Motion::pulse: {
       const double s = 1 + 0.45 * std::sin(o.phase + o.speed * t);
       p.half_w *= s;
@@ -179,8 +197,8 @@ struct ObjectPose {
 
 /// Draws `background` then `objects` (in order, later ones on top) at frame `t` into a new
 /// `uint8 [height, width, 3]` RGB tensor.
-[[nodiscard]] inline at::Tensor render_motion(const Background& background, const std::vector<MovingObject>& objects, double t,
-                                              std::int64_t width, std::int64_t height) {
+[[nodiscard]] inline at::Tensor render_motion(const Background& background, const std::vector<MovingObject>& objects, double t, std::int64_t width,
+                                              std::int64_t height) {
   at::Tensor img = at::empty({height, width, 3}, at::kByte);
   auto* px = img.data_ptr<std::uint8_t>();
   for (std::int64_t y = 0; y < height; ++y) {
@@ -202,12 +220,13 @@ struct ObjectPose {
   for (const auto& o : objects) {
     const ObjectPose p = pose_at(o, t, width, height);
     const double c = std::cos(p.angle), s = std::sin(p.angle), r = std::hypot(p.half_w, p.half_h);
-    fill(p.cx - r, p.cy - r, p.cx + r, p.cy + r,
-         [&](double x, double y) {
-           const double dx = x - p.cx, dy = y - p.cy;
-           return std::fabs(c * dx + s * dy) <= p.half_w && std::fabs(-s * dx + c * dy) <= p.half_h;
-         },
-         o.color);
+    fill(
+        p.cx - r, p.cy - r, p.cx + r, p.cy + r,
+        [&](double x, double y) {
+          const double dx = x - p.cx, dy = y - p.cy;
+          return std::fabs(c * dx + s * dy) <= p.half_w && std::fabs(-s * dx + c * dy) <= p.half_h;
+        },
+        o.color);
   }
   return img;
 }

@@ -36,8 +36,8 @@ struct SyntheticStreamOptions {
   std::int64_t width = 80;
   std::int64_t height = 64;
   Rational fps{25, 1};
-  std::int64_t scene_frames = 250;    ///< mean scene length; each scene lasts 0.5 to 1.5 times this
-  int objects = 3;                    ///< moving objects per scene, each with a random `Motion`
+  std::int64_t scene_frames = 250;  ///< mean scene length; each scene lasts 0.5 to 1.5 times this
+  int objects = 3;                  ///< moving objects per scene, each with a random `Motion`
 };
 
 /// Frames of one `SyntheticStream` video.
@@ -67,7 +67,6 @@ class SyntheticStreamReader : public detail::RenderedFrames<SyntheticStreamReade
   [[nodiscard]] std::int64_t frame_count() const noexcept { return options_.frames; }
   /// Scenes in the video and the first frame of each.
   [[nodiscard]] const std::vector<std::int64_t>& scene_starts() const noexcept { return scene_start_; }
-
 
  private:
   friend detail::RenderedFrames<SyntheticStreamReader>;  // next(), skip() and seek_frame() render through it
@@ -107,16 +106,14 @@ class SyntheticStream {
 
   /// @throws config_error for non-positive sizes, frame counts, scene length or frame rate.
   explicit SyntheticStream(SyntheticStreamOptions options = {}) : options_(options) {
-    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 ||
-        options.fps.den <= 0 || options.scene_frames <= 0 || options.objects < 0) {
+    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
+        options.scene_frames <= 0 || options.objects < 0) {
       throw config_error("SyntheticStream: videos, frames, width, height, fps and scene_frames must be positive");
     }
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return options_.videos; }
-  [[nodiscard]] std::string name(std::size_t i) const {
-    return "synthetic-stream:" + std::to_string(options_.seed) + "/" + std::to_string(i);
-  }
+  [[nodiscard]] std::string name(std::size_t i) const { return "synthetic-stream:" + std::to_string(options_.seed) + "/" + std::to_string(i); }
   [[nodiscard]] SyntheticStreamReader open(std::size_t i) const {
     if (i >= options_.videos) {
       throw config_error("SyntheticStream: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));

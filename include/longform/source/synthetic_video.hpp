@@ -33,7 +33,7 @@ struct SyntheticOptions {
   std::int64_t width = 128;
   std::int64_t height = 96;
   Rational fps{25, 1};
-  int shapes = 3;             ///< moving shapes per video (squares and discs, bouncing off the borders)
+  int shapes = 3;  ///< moving shapes per video (squares and discs, bouncing off the borders)
 };
 
 /// Frames of one synthetic video. Positions are closed-form in the frame number, so seeking is exact.
@@ -70,7 +70,6 @@ class SyntheticReader : public detail::RenderedFrames<SyntheticReader> {
 
   [[nodiscard]] const VideoInfo& info() const noexcept { return info_; }
   [[nodiscard]] std::int64_t frame_count() const noexcept { return options_.frames; }
-
 
  private:
   friend detail::RenderedFrames<SyntheticReader>;  // next(), skip() and seek_frame() render through it
@@ -132,8 +131,8 @@ class SyntheticVideo {
 
   /// @throws config_error for non-positive sizes, frame counts or frame rate.
   explicit SyntheticVideo(SyntheticOptions options = {}) : options_(options) {
-    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 ||
-        options.fps.num <= 0 || options.fps.den <= 0 || options.shapes < 0) {
+    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
+        options.shapes < 0) {
       throw config_error("SyntheticVideo: videos, frames, width, height and fps must be positive");
     }
   }
@@ -141,7 +140,8 @@ class SyntheticVideo {
   [[nodiscard]] std::size_t size() const noexcept { return options_.videos; }
   [[nodiscard]] std::string name(std::size_t i) const { return "synthetic:" + std::to_string(options_.seed) + "/" + std::to_string(i); }
   [[nodiscard]] SyntheticReader open(std::size_t i) const {
-    if (i >= options_.videos) throw config_error("SyntheticVideo: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));
+    if (i >= options_.videos)
+      throw config_error("SyntheticVideo: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));
     return SyntheticReader(options_, i);
   }
   [[nodiscard]] const SyntheticOptions& options() const noexcept { return options_; }

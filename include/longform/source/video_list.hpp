@@ -28,10 +28,10 @@ class VideoList {
 
   /// File extensions a directory scan picks up, compared without case: the video containers FFmpeg
   /// reads (camcorder `.MTS`/`.m2ts`, phone `.3gp`, broadcast `.mxf`, ...), no image or audio formats.
-  static constexpr const char* video_extensions[] = {
-      ".3g2", ".3gp", ".asf",  ".avi", ".divx", ".dv",  ".f4v",  ".flv", ".h264", ".h265", ".hevc", ".ivf", ".m1v",
-      ".m2t", ".m2ts", ".m2v", ".m4v", ".mjpeg", ".mkv", ".mov", ".mp4", ".mpe", ".mpeg", ".mpg", ".mts", ".mxf",
-      ".nut", ".ogv",  ".qt",  ".rm",  ".rmvb", ".ts",  ".vob",  ".webm", ".wmv", ".y4m"};
+  static constexpr const char* video_extensions[] = {".3g2",  ".3gp",  ".asf", ".avi",  ".divx", ".dv",   ".f4v",  ".flv", ".h264",
+                                                     ".h265", ".hevc", ".ivf", ".m1v",  ".m2t",  ".m2ts", ".m2v",  ".m4v", ".mjpeg",
+                                                     ".mkv",  ".mov",  ".mp4", ".mpe",  ".mpeg", ".mpg",  ".mts",  ".mxf", ".nut",
+                                                     ".ogv",  ".qt",   ".rm",  ".rmvb", ".ts",   ".vob",  ".webm", ".wmv", ".y4m"};
 
   /// Whether `p`'s extension is one of `video_extensions` (any case): what a folder scan takes.
   static bool is_video_file_name(const std::filesystem::path& p) {
@@ -41,8 +41,7 @@ class VideoList {
   }
 
   /// A list of paths as given. @throws config_error if it is empty.
-  explicit VideoList(std::vector<std::string> paths, ReaderOptions options = {})
-      : paths_(std::move(paths)), options_(options) {
+  explicit VideoList(std::vector<std::string> paths, ReaderOptions options = {}) : paths_(std::move(paths)), options_(options) {
     if (paths_.empty()) throw config_error("VideoList: no videos");
   }
 

@@ -12,8 +12,10 @@
 /// | `sampler`   | `{"kind": str, "values": [int, ...]}`, the resume point after the last clip     |
 /// | `rng`       | `{"cpu": uint8 tensor, "device": ..., "objective": ...}` (the generators there are) |
 /// | `ranks`     | a data-parallel run: one `{"sampler": ..., "rng": {"cpu", "objective"}}` per rank; else `[]` |
-/// | `model`     | the objective's root module as an `OrderedDict` state dict (Python's names and order: MoCo's `encoder_q.blocks.0.conv.conv_t.weight`, queues, step buffers) |
-/// | `optimizer` | Python's `optimizer.state_dict()` layout: `{"type": "AdamW" \| "Adam" \| "SGD", "state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`; Adam(W) state `step` (int), `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsgrad); SGD `momentum_buffer` |
+/// | `model`     | the objective's root module as an `OrderedDict` state dict (Python's names and order: MoCo's
+/// `encoder_q.blocks.0.conv.conv_t.weight`, queues, step buffers) | | `optimizer` | Python's `optimizer.state_dict()` layout: `{"type": "AdamW" \|
+/// "Adam" \| "SGD", "state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`; Adam(W) state `step` (int), `exp_avg`, `exp_avg_sq`,
+/// `max_exp_avg_sq` (amsgrad); SGD `momentum_buffer` |
 ///
 /// Every tensor is stored exactly (its bits), so a resumed run continues bit for bit.
 ///
@@ -78,8 +80,7 @@ namespace longform {
 /// A checkpoint could not be written or read; `path()` names the file.
 class checkpoint_error : public config_error {
  public:
-  checkpoint_error(const std::filesystem::path& path, const std::string& detail)
-      : config_error(path.string() + ": " + detail), path_(path) {}
+  checkpoint_error(const std::filesystem::path& path, const std::string& detail) : config_error(path.string() + ": " + detail), path_(path) {}
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
@@ -95,12 +96,12 @@ struct RankState {
 
 /// What a training checkpoint holds besides the module and the optimizer.
 struct TrainingState {
-  std::int64_t step = 0;      ///< optimizer steps done
-  SamplerState sampler;       ///< resume point after the last clip trained on
-  at::Tensor cpu_rng;         ///< LibTorch's default CPU generator
-  at::Tensor device_rng;      ///< the training device's default generator (CUDA); undefined on CPU
-  at::Tensor objective_rng;   ///< the objective's own generator, when it exposes one
-  std::string options;        ///< the run's `PretrainerOptions` as JSON (provenance)
+  std::int64_t step = 0;         ///< optimizer steps done
+  SamplerState sampler;          ///< resume point after the last clip trained on
+  at::Tensor cpu_rng;            ///< LibTorch's default CPU generator
+  at::Tensor device_rng;         ///< the training device's default generator (CUDA); undefined on CPU
+  at::Tensor objective_rng;      ///< the objective's own generator, when it exposes one
+  std::string options;           ///< the run's `PretrainerOptions` as JSON (provenance)
   std::vector<RankState> ranks;  ///< a data-parallel run: every rank's state, index = rank (rank 0's is also above); else empty
 };
 
@@ -201,7 +202,6 @@ inline void set_generator_state(at::Generator& gen, const at::Tensor& state) {
   gen.set_state(state.device().is_cpu() ? state : state.cpu());
 }
 
-
 namespace detail::ckpt {
 
 using pickle::Value;
@@ -255,9 +255,7 @@ class Reader {
  public:
   explicit Reader(std::filesystem::path path) : path_(std::move(path)) {}
 
-  [[noreturn]] void damaged(const std::string& what) const {
-    throw checkpoint_error(path_, "damaged training checkpoint: " + what);
-  }
+  [[noreturn]] void damaged(const std::string& what) const { throw checkpoint_error(path_, "damaged training checkpoint: " + what); }
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
   static const Value* find(const Value& d, std::string_view key) { return pickle::find(d, key); }
@@ -293,8 +291,7 @@ class Reader {
   at::Tensor get_rng(const Value& d, std::string_view key, const std::string& where) const {
     const Value* v = find(d, key);
     if (!v) return {};
-    if (v->kind != Value::Kind::tensor || v->tensor.scalar_type() != at::kByte || v->tensor.dim() != 1 ||
-        v->tensor.numel() > (std::int64_t(1) << 20))
+    if (v->kind != Value::Kind::tensor || v->tensor.scalar_type() != at::kByte || v->tensor.dim() != 1 || v->tensor.numel() > (std::int64_t(1) << 20))
       damaged(where + "'" + std::string(key) + "' is not a generator state (a 1-D uint8 tensor)");
     return v->tensor.clone();
   }
@@ -307,8 +304,8 @@ class Reader {
     const Value& v = get(d, key, Value::Kind::tensor, where);
     if (v.tensor.sizes() != like.sizes() || v.tensor.scalar_type() != like.scalar_type())
       damaged(where + "'" + std::string(key) + "' is " + std::string(c10::toString(v.tensor.scalar_type())) + " " +
-              detail::shape_string(v.tensor.sizes()) + ", the parameter " + std::string(c10::toString(like.scalar_type())) +
-              " " + detail::shape_string(like.sizes()));
+              detail::shape_string(v.tensor.sizes()) + ", the parameter " + std::string(c10::toString(like.scalar_type())) + " " +
+              detail::shape_string(like.sizes()));
     at::NoGradGuard no_grad;
     return at::empty_like(like).copy_(v.tensor);
   }
@@ -356,8 +353,10 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
   for (const auto& group : opt.param_groups()) {
     auto g = dict();
     const auto& o = group.options();
-    if (t == "AdamW") put_adam_options(g, static_cast<const torch::optim::AdamWOptions&>(o));
-    else if (t == "Adam") put_adam_options(g, static_cast<const torch::optim::AdamOptions&>(o));
+    if (t == "AdamW")
+      put_adam_options(g, static_cast<const torch::optim::AdamWOptions&>(o));
+    else if (t == "Adam")
+      put_adam_options(g, static_cast<const torch::optim::AdamOptions&>(o));
     else {
       const auto& sgd = static_cast<const torch::optim::SGDOptions&>(o);
       set(g, "lr", real(sgd.lr()));
@@ -371,9 +370,12 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
       params->items.push_back(integer(index));
       if (auto it = opt.state().find(p.unsafeGetTensorImpl()); it != opt.state().end()) {
         auto s = dict();
-        if (t == "AdamW") put_adam_state(s, static_cast<const torch::optim::AdamWParamState&>(*it->second));
-        else if (t == "Adam") put_adam_state(s, static_cast<const torch::optim::AdamParamState&>(*it->second));
-        else set_tensor(s, "momentum_buffer", static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer());
+        if (t == "AdamW")
+          put_adam_state(s, static_cast<const torch::optim::AdamWParamState&>(*it->second));
+        else if (t == "Adam")
+          put_adam_state(s, static_cast<const torch::optim::AdamParamState&>(*it->second));
+        else
+          set_tensor(s, "momentum_buffer", static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer());
         state->entries.emplace_back(integer(index), s);
       }
       ++index;
@@ -416,12 +418,12 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
   const char* have = optimizer_type(opt);
   const std::string type = r.get_string(v, "type", "'optimizer'.");
   if (!have || type != have)
-    throw checkpoint_error(r.path(), "the optimizer does not match the checkpoint (" + type + " there, " +
-                                         (have ? have : "an unsupported type") + " here)");
+    throw checkpoint_error(r.path(),
+                           "the optimizer does not match the checkpoint (" + type + " there, " + (have ? have : "an unsupported type") + " here)");
   const auto& groups = r.get(v, "param_groups", Value::Kind::list, "'optimizer'.").items;
   if (groups.size() != opt.param_groups().size())
-    throw checkpoint_error(r.path(), "the optimizer does not match the checkpoint (" + std::to_string(groups.size()) +
-                                         " parameter groups there, " + std::to_string(opt.param_groups().size()) + " here)");
+    throw checkpoint_error(r.path(), "the optimizer does not match the checkpoint (" + std::to_string(groups.size()) + " parameter groups there, " +
+                                         std::to_string(opt.param_groups().size()) + " here)");
   OptimizerRestore out;
   std::vector<at::Tensor> params;
   for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -436,8 +438,10 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
     for (std::size_t i = 0; i < indices.size(); ++i)
       if (indices[i] != static_cast<std::int64_t>(params.size() + i)) r.damaged(where + "'params' is not numbered in order");
     params.insert(params.end(), own.begin(), own.end());
-    if (type == "AdamW") read_adam<torch::optim::AdamWOptions>(r, group, where, out);
-    else if (type == "Adam") read_adam<torch::optim::AdamOptions>(r, group, where, out);
+    if (type == "AdamW")
+      read_adam<torch::optim::AdamWOptions>(r, group, where, out);
+    else if (type == "Adam")
+      read_adam<torch::optim::AdamOptions>(r, group, where, out);
     else {
       torch::optim::SGDOptions o(r.get_real(group, "lr", where));
       o.momentum(r.get_real(group, "momentum", where))
@@ -468,8 +472,10 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
       st->max_exp_avg_sq(r.get_like_optional(entry, "max_exp_avg_sq", p, where));
       state = std::move(st);
     };
-    if (type == "AdamW") adam(std::make_unique<torch::optim::AdamWParamState>());
-    else if (type == "Adam") adam(std::make_unique<torch::optim::AdamParamState>());
+    if (type == "AdamW")
+      adam(std::make_unique<torch::optim::AdamWParamState>());
+    else if (type == "Adam")
+      adam(std::make_unique<torch::optim::AdamParamState>());
     else {
       auto st = std::make_unique<torch::optim::SGDParamState>();
       st->momentum_buffer(r.get_like_optional(entry, "momentum_buffer", p, where));
@@ -481,8 +487,8 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
 }
 
 // --- the whole file --------------------------------------------------------------------------
-inline ValuePtr checkpoint_value(const torch::nn::Module& module, const torch::optim::Optimizer& optimizer,
-                                 const TrainingState& state, const std::filesystem::path& path) {
+inline ValuePtr checkpoint_value(const torch::nn::Module& module, const torch::optim::Optimizer& optimizer, const TrainingState& state,
+                                 const std::filesystem::path& path) {
   auto root = dict();
   set(root, "format", pickle::string(checkpoint_format));
   set(root, "step", integer(state.step));
@@ -514,16 +520,16 @@ inline ValuePtr checkpoint_value(const torch::nn::Module& module, const torch::o
 // The root dict of a parsed file, its format checked.
 inline const Value& checked_root(const ValuePtr& root, const std::filesystem::path& path) {
   if (root->kind == Value::Kind::object && root->text.starts_with("__torch__"))
-    throw checkpoint_error(path, "a training checkpoint of format 1 (a TorchScript archive from an older longform), "
-                                 "which is not read any more: TorchScript's loader is not safe for untrusted files. "
-                                 "Resume the run with the longform that wrote it, or take its weights in Python with "
-                                 "torch.jit.load(path).model.state_dict()");
+    throw checkpoint_error(path,
+                           "a training checkpoint of format 1 (a TorchScript archive from an older longform), "
+                           "which is not read any more: TorchScript's loader is not safe for untrusted files. "
+                           "Resume the run with the longform that wrote it, or take its weights in Python with "
+                           "torch.jit.load(path).model.state_dict()");
   const Value* format = root->kind == Value::Kind::dict ? Reader::find(*root, "format") : nullptr;
   if (!format || format->kind != Value::Kind::string || !format->text.starts_with("longform.training_checkpoint/"))
     throw checkpoint_error(path, std::string("not a longform training checkpoint (no '") + checkpoint_format + "' tag)");
   if (format->text != checkpoint_format)
-    throw checkpoint_error(path, "a training checkpoint of format '" + format->text + "'; this longform reads '" +
-                                     checkpoint_format + "'");
+    throw checkpoint_error(path, "a training checkpoint of format '" + format->text + "'; this longform reads '" + checkpoint_format + "'");
   return *root;
 }
 
@@ -592,8 +598,8 @@ inline void load_model(torch::nn::Module& module, const StateDict& sd, const std
 
 /// Writes a checkpoint of `module`, `optimizer` and `state` to `path`, atomically (see the file comment).
 /// @throws checkpoint_error naming `path` (also for an optimizer other than AdamW, Adam, SGD).
-inline void save_training_checkpoint(const std::filesystem::path& path, const torch::nn::Module& module,
-                                     const torch::optim::Optimizer& optimizer, const TrainingState& state) {
+inline void save_training_checkpoint(const std::filesystem::path& path, const torch::nn::Module& module, const torch::optim::Optimizer& optimizer,
+                                     const TrainingState& state) {
   detail::pickle::ValuePtr root;
   try {
     root = detail::ckpt::checkpoint_value(module, optimizer, state, path);
@@ -632,8 +638,8 @@ inline void save_training_checkpoint(const std::filesystem::path& path, const to
 /// like its parameters. The module and optimizer must be built as for the run that wrote it (same
 /// objective, same parameter order, same optimizer type); nothing is changed unless all of it fits.
 /// @throws checkpoint_error naming `path` and what did not fit.
-inline TrainingState load_training_checkpoint(const std::filesystem::path& path, torch::nn::Module& module,
-                                              torch::optim::Optimizer& optimizer, c10::Device device) {
+inline TrainingState load_training_checkpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                                              c10::Device device) {
   (void)device;  // the module is there already; every tensor goes where its destination is
   const auto root = detail::ckpt::parse_file(path);
   const detail::ckpt::Reader r(path);

@@ -38,15 +38,15 @@ namespace longform {
 
 /// One training step as observers see it (and as metrics.jsonl writes it, member by member).
 struct StepRecord {
-  std::int64_t step = 0;              ///< the optimizer step, counted from 1
-  double loss = 0;                    ///< its loss (the mean over the ranks of a data-parallel job)
-  double lr = 0;                      ///< the learning rate it stepped with
-  double grad_norm = 0;               ///< global L2 norm of the gradients, before clipping
-  double clips_per_s = 0;             ///< clips trained on per second by all ranks, over the steps read back together
-  double step_s = 0;                  ///< seconds per step over those steps
-  double data_wait_share = 0;         ///< share of the wall time since the first batch spent waiting for data
-  double decode_amplification = 0;    ///< frames decoded per frame used (this rank)
-  double elapsed_s = 0;               ///< seconds since the first batch of this `run` call
+  std::int64_t step = 0;            ///< the optimizer step, counted from 1
+  double loss = 0;                  ///< its loss (the mean over the ranks of a data-parallel job)
+  double lr = 0;                    ///< the learning rate it stepped with
+  double grad_norm = 0;             ///< global L2 norm of the gradients, before clipping
+  double clips_per_s = 0;           ///< clips trained on per second by all ranks, over the steps read back together
+  double step_s = 0;                ///< seconds per step over those steps
+  double data_wait_share = 0;       ///< share of the wall time since the first batch spent waiting for data
+  double decode_amplification = 0;  ///< frames decoded per frame used (this rank)
+  double elapsed_s = 0;             ///< seconds since the first batch of this `run` call
 };
 
 /// A type that hears every step: `o.on_step(record)`; `on_resume(step)` and `on_finish()` optional.

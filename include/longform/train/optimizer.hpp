@@ -47,10 +47,10 @@ concept has_optimizer_tag = requires { typename P::optimizer_concept; } && std::
 
 /// A policy that builds a Pretrainer's optimizer from the trainable parameters and the options.
 template <class P>
-concept OptimizerPolicy = detail::has_optimizer_tag<P> && std::copy_constructible<P> &&
-                          requires(const P& p, std::vector<at::Tensor> params, const PretrainerOptions& o) {
-                            { p.build(std::move(params), o) } -> std::same_as<std::unique_ptr<torch::optim::Optimizer>>;
-                          };
+concept OptimizerPolicy =
+    detail::has_optimizer_tag<P> && std::copy_constructible<P> && requires(const P& p, std::vector<at::Tensor> params, const PretrainerOptions& o) {
+      { p.build(std::move(params), o) } -> std::same_as<std::unique_ptr<torch::optim::Optimizer>>;
+    };
 
 /// `torch::optim::AdamW` with the options' lr, betas (beta1, beta2) and decoupled weight_decay.
 struct AdamW {
@@ -65,8 +65,7 @@ struct AdamW {
 struct SGD {
   using optimizer_concept = optimizer_tag;
   [[nodiscard]] std::unique_ptr<torch::optim::Optimizer> build(std::vector<at::Tensor> params, const PretrainerOptions& o) const {
-    return std::make_unique<torch::optim::SGD>(std::move(params),
-                                               torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    return std::make_unique<torch::optim::SGD>(std::move(params), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   }
 };
 

@@ -34,34 +34,36 @@ LONGFORM_REFLECT_ENUM(OptimizerKind, adamw, sgd)
 
 /// How a `Pretrainer` trains. Steps are optimizer steps, counted from 1.
 struct PretrainerOptions {
-  std::int64_t steps = 1000;         ///< optimizer steps of the whole run (the schedule's length)
-  std::int64_t batch = 8;            ///< clips per step
-  std::int64_t size = 112;           ///< clips are resized to size × size before standardization
+  std::int64_t steps = 1000;  ///< optimizer steps of the whole run (the schedule's length)
+  std::int64_t batch = 8;     ///< clips per step
+  std::int64_t size = 112;    ///< clips are resized to size × size before standardization
   OptimizerKind optimizer = OptimizerKind::adamw;
-  double lr = 1.5e-4;                ///< peak learning rate, reached at the end of warmup
-  double min_lr = 0.0;               ///< learning rate at the end of the cosine decay
-  std::int64_t warmup_steps = 0;     ///< linear warmup from lr/warmup_steps to lr, then cosine to min_lr
-  double weight_decay = 0.05;        ///< AdamW: decoupled; SGD: L2
-  double beta1 = 0.9;                ///< AdamW β1
-  double beta2 = 0.999;              ///< AdamW β2 (VideoMAE uses 0.95)
-  double momentum = 0.9;             ///< SGD momentum
-  double grad_clip = 0.0;            ///< max global L2 norm of the gradients; 0 = no clipping
-  bool bf16 = true;                  ///< autocast the loss's forward to bfloat16 on CUDA (ignored on CPU)
-  bool channels_last = false;        ///< 5-D weights in channels-last-3d (backbone/memory_format.hpp): X3D trains 1.3-1.4x faster on CPU, 7-9x slower on an H200
-  bool cudnn_benchmark = false;      ///< CUDA: cuDNN times its algorithms for each new input shape and keeps the fastest (clips have one shape)
-  std::int64_t sync_every = 1;       ///< read loss and gradient norm back (one host sync) every N steps: checks and metrics happen then
-  std::string device = "cpu";        ///< "cpu", "cuda", "cuda:1"
-  std::uint64_t seed = 0;            ///< seeds LibTorch's default generators at the start of a fresh run
-  std::int64_t checkpoint_every = 0; ///< write a checkpoint every N steps (and always after the last); 0 = last only
-  std::string out_dir;               ///< checkpoint.pt and metrics.jsonl go here; empty = no files
-  bool resume = false;               ///< continue from out_dir/checkpoint.pt when it exists
-  std::int64_t prefetch = 2;         ///< batches prepared ahead on the producer thread
-  std::int64_t threads = 0;          ///< cores to use (`ThreadBudget::plan`); 0 = leave LibTorch's setting alone
-  std::int64_t decode_workers = 0;   ///< decode threads (`SampleOptions::workers`); 0 = the `ThreadBudget`'s (one per core of `threads`, else of the machine)
-  bool progress = true;              ///< draw a progress bar with ETA when stderr is a terminal
-  bool distributed = true;           ///< join the job described by torchrun's variables when WORLD_SIZE > 1 (distributed/env.hpp)
-  double dist_timeout_s = 300;       ///< distributed: bound on the rendezvous and on every collective (a dead or hung peer)
-  double dist_bucket_mib = 8;        ///< distributed: gradients are all-reduced in buckets of about this size
+  double lr = 1.5e-4;             ///< peak learning rate, reached at the end of warmup
+  double min_lr = 0.0;            ///< learning rate at the end of the cosine decay
+  std::int64_t warmup_steps = 0;  ///< linear warmup from lr/warmup_steps to lr, then cosine to min_lr
+  double weight_decay = 0.05;     ///< AdamW: decoupled; SGD: L2
+  double beta1 = 0.9;             ///< AdamW β1
+  double beta2 = 0.999;           ///< AdamW β2 (VideoMAE uses 0.95)
+  double momentum = 0.9;          ///< SGD momentum
+  double grad_clip = 0.0;         ///< max global L2 norm of the gradients; 0 = no clipping
+  bool bf16 = true;               ///< autocast the loss's forward to bfloat16 on CUDA (ignored on CPU)
+  bool channels_last =
+      false;  ///< 5-D weights in channels-last-3d (backbone/memory_format.hpp): X3D trains 1.3-1.4x faster on CPU, 7-9x slower on an H200
+  bool cudnn_benchmark = false;       ///< CUDA: cuDNN times its algorithms for each new input shape and keeps the fastest (clips have one shape)
+  std::int64_t sync_every = 1;        ///< read loss and gradient norm back (one host sync) every N steps: checks and metrics happen then
+  std::string device = "cpu";         ///< "cpu", "cuda", "cuda:1"
+  std::uint64_t seed = 0;             ///< seeds LibTorch's default generators at the start of a fresh run
+  std::int64_t checkpoint_every = 0;  ///< write a checkpoint every N steps (and always after the last); 0 = last only
+  std::string out_dir;                ///< checkpoint.pt and metrics.jsonl go here; empty = no files
+  bool resume = false;                ///< continue from out_dir/checkpoint.pt when it exists
+  std::int64_t prefetch = 2;          ///< batches prepared ahead on the producer thread
+  std::int64_t threads = 0;           ///< cores to use (`ThreadBudget::plan`); 0 = leave LibTorch's setting alone
+  std::int64_t decode_workers =
+      0;                    ///< decode threads (`SampleOptions::workers`); 0 = the `ThreadBudget`'s (one per core of `threads`, else of the machine)
+  bool progress = true;     ///< draw a progress bar with ETA when stderr is a terminal
+  bool distributed = true;  ///< join the job described by torchrun's variables when WORLD_SIZE > 1 (distributed/env.hpp)
+  double dist_timeout_s = 300;  ///< distributed: bound on the rendezvous and on every collective (a dead or hung peer)
+  double dist_bucket_mib = 8;   ///< distributed: gradients are all-reduced in buckets of about this size
 };
 
 /// A `PretrainerOptions` member has a bad value; `option()` names it.
@@ -133,6 +135,6 @@ inline void validate(const PretrainerOptions& o) {
 
 // The member list is the one place to extend when an option is added: JSON, checkpoints, the
 // CLI's --config and `longform reproduce`'s grid follow it.
-LONGFORM_REFLECT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1, beta2,
-                 momentum, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every, out_dir, resume,
-                 prefetch, threads, decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);
+LONGFORM_REFLECT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1, beta2, momentum,
+                 grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every, out_dir, resume, prefetch, threads,
+                 decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);

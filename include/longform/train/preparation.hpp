@@ -35,9 +35,7 @@ namespace longform {
 using PaperPreparation = Compose<Compose<ShortSideScale, CenterCrop>, Standardize>;
 
 /// `PaperPreparation` at `size` × `size`.
-[[nodiscard]] inline PaperPreparation paper_preparation(std::int64_t size) {
-  return ShortSideScale{.size = size} | CenterCrop(size) | Standardize{};
-}
+[[nodiscard]] inline PaperPreparation paper_preparation(std::int64_t size) { return ShortSideScale{.size = size} | CenterCrop(size) | Standardize{}; }
 
 namespace detail {
 /// Compile-time diagnosis for the Pretrainer's preparation slot: names what is wrong in words.
@@ -63,8 +61,10 @@ concept default_preparation_available = std::same_as<P, PaperPreparation> || std
 template <class P>
   requires default_preparation_available<P>
 P default_preparation(const PretrainerOptions& options) {
-  if constexpr (std::same_as<P, PaperPreparation>) return paper_preparation(options.size);
-  else return P{};
+  if constexpr (std::same_as<P, PaperPreparation>)
+    return paper_preparation(options.size);
+  else
+    return P{};
 }
 }  // namespace detail
 

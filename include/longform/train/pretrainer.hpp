@@ -122,18 +122,18 @@ class VideoList;  // the default source (source/video_list.hpp, which needs FFmp
 
 /// What one call of `Pretrainer::run` did.
 struct PretrainReport {
-  std::int64_t first_step = 0;          ///< the step the call started after (0, or the resumed step)
-  std::int64_t last_step = 0;           ///< the step it ended at
-  std::vector<double> losses;           ///< loss of each step it ran, in order (the mean over ranks)
-  double seconds = 0;                   ///< wall time from the first batch's arrival to the end
-  double startup_seconds = 0;           ///< wait for the first batch (pipeline start, first decode)
-  double data_wait_share = 0;           ///< share of `seconds` spent waiting for data
-  double decode_amplification = 0;      ///< frames decoded per frame used (this rank)
-  double clips_per_s = 0;               ///< clips trained on per second of `seconds`, by all ranks together
-  bool exhausted = false;               ///< the sampler ran out of clips before the last step
-  std::int64_t corrupt_packets = 0;     ///< packets the decoder rejected and skipped (the stream went on)
-  std::vector<SkippedVideo> skipped;    ///< videos skipped because they failed to open or decode
-  std::filesystem::path checkpoint;     ///< the last checkpoint written (empty: none)
+  std::int64_t first_step = 0;        ///< the step the call started after (0, or the resumed step)
+  std::int64_t last_step = 0;         ///< the step it ended at
+  std::vector<double> losses;         ///< loss of each step it ran, in order (the mean over ranks)
+  double seconds = 0;                 ///< wall time from the first batch's arrival to the end
+  double startup_seconds = 0;         ///< wait for the first batch (pipeline start, first decode)
+  double data_wait_share = 0;         ///< share of `seconds` spent waiting for data
+  double decode_amplification = 0;    ///< frames decoded per frame used (this rank)
+  double clips_per_s = 0;             ///< clips trained on per second of `seconds`, by all ranks together
+  bool exhausted = false;             ///< the sampler ran out of clips before the last step
+  std::int64_t corrupt_packets = 0;   ///< packets the decoder rejected and skipped (the stream went on)
+  std::vector<SkippedVideo> skipped;  ///< videos skipped because they failed to open or decode
+  std::filesystem::path checkpoint;   ///< the last checkpoint written (empty: none)
 };
 
 /// The online pre-training loop (see the file comment).
@@ -168,8 +168,8 @@ class Pretrainer {
   /// The default optimizer and preparation.
   Pretrainer(Source source, Sampler sampler, Objective objective, PretrainerOptions options = {})
     requires std::default_initializable<Optimizer> && detail::default_preparation_available<Prepare>
-      : Pretrainer(std::move(source), std::move(sampler), std::move(objective), options, Optimizer{},
-                   detail::default_preparation<Prepare>(options)) {}
+      : Pretrainer(std::move(source), std::move(sampler), std::move(objective), options, Optimizer{}, detail::default_preparation<Prepare>(options)) {
+  }
   /// A default-built sampler and objective: `Pretrainer<SequentialSampler<Stride<8>>, MoCo<X3DM>> t(videos, {.steps = 100})`.
   /// @throws options_error for a bad option.
   explicit Pretrainer(Source source, PretrainerOptions options = {})
@@ -279,8 +279,9 @@ class Pretrainer {
     checkpoint_ = RunCheckpoint(checkpoint_path());
     // Refused now rather than at the first checkpoint, after the steps it would have lost.
     if (checkpoint_.enabled() && !detail::ckpt::optimizer_type(*optimizer)) {
-      throw config_error("Pretrainer: the optimizer policy built an optimizer that checkpoints cannot store (they store AdamW, Adam "
-                         "and SGD); train without out_dir, or build one of those");
+      throw config_error(
+          "Pretrainer: the optimizer policy built an optimizer that checkpoints cannot store (they store AdamW, Adam "
+          "and SGD); train without out_dir, or build one of those");
     }
     if (!options_.out_dir.empty()) std::filesystem::create_directories(options_.out_dir);
     std::optional<TrainingState> restored;
@@ -327,11 +328,11 @@ class Pretrainer {
     SampleOptions sampling;
     sampling.context.telemetry = telemetry;
     sampling.resume = resume_;
-    sampling.workers = static_cast<int>(options_.decode_workers > 0 ? options_.decode_workers
-                                                                   : ThreadBudget::plan(static_cast<int>(options_.threads)).workers);
+    sampling.workers =
+        static_cast<int>(options_.decode_workers > 0 ? options_.decode_workers : ThreadBudget::plan(static_cast<int>(options_.threads)).workers);
     Sharded<Source> shard(source_, static_cast<std::size_t>(rank()), static_cast<std::size_t>(world));
-    auto batch_ahead = views::batch(options_.batch, /*drop_last=*/true) |
-                       views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry, device_);
+    auto batch_ahead =
+        views::batch(options_.batch, /*drop_last=*/true) | views::prefetch(static_cast<std::size_t>(options_.prefetch), telemetry, device_);
     // CPU: the decode workers prepare the clips they decode. CUDA: the uint8 clips go up and are
     // prepared on the GPU.
     auto batches = device_.is_cuda() ? shard | views::sample(sampler_, std::move(sampling)) | views::transform(upload | prepare_) | batch_ahead

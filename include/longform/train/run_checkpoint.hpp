@@ -49,7 +49,8 @@ class nonfinite_error : public error {
  public:
   nonfinite_error(std::int64_t step, std::string quantity, double value, const std::string& checkpoint)
       : error("Pretrainer: non-finite " + quantity + " (" + detail::show(value) + ") at step " + std::to_string(step) +
-              "; the step was not applied and " + (checkpoint.empty() ? std::string("no checkpoint was written") : "the last checkpoint is " + checkpoint)),
+              "; the step was not applied and " +
+              (checkpoint.empty() ? std::string("no checkpoint was written") : "the last checkpoint is " + checkpoint)),
         step_(step),
         quantity_(std::move(quantity)),
         value_(value) {}
@@ -130,8 +131,7 @@ class RunCheckpoint {
   /// restores the generators; returns its state with this rank's sampler resume point.
   /// @throws checkpoint_error for a damaged or mismatched file, or one of a job of another size.
   template <SslObjective Objective>
-  std::optional<TrainingState> restore(Objective& objective, torch::optim::Optimizer& optimizer, c10::Device device,
-                                       const ProcessGroup* group) {
+  std::optional<TrainingState> restore(Objective& objective, torch::optim::Optimizer& optimizer, c10::Device device, const ProcessGroup* group) {
     if (!enabled() || !std::filesystem::exists(path_)) return std::nullopt;
     TrainingState st = load_training_checkpoint(path_, objective.module(), optimizer, device);
     if (group || !st.ranks.empty()) use_rank_state(st, group);

@@ -50,8 +50,8 @@ inline at::Tensor shift_hue(const at::Tensor& rgb, double shift) {
   const at::Tensor i = h6.floor();
   const at::Tensor f = h6.sub(i);
   const at::Tensor sector = i.remainder(6.0);
-  const at::Tensor p = s.neg().add_(1.0).mul_(v).clamp_(0.0, 1.0);                      // v (1 - s)
-  const at::Tensor q = s.mul(f).neg_().add_(1.0).mul_(v).clamp_(0.0, 1.0);              // v (1 - s f)
+  const at::Tensor p = s.neg().add_(1.0).mul_(v).clamp_(0.0, 1.0);                          // v (1 - s)
+  const at::Tensor q = s.mul(f).neg_().add_(1.0).mul_(v).clamp_(0.0, 1.0);                  // v (1 - s f)
   const at::Tensor t = s.mul(f.neg().add_(1.0)).neg_().add_(1.0).mul_(v).clamp_(0.0, 1.0);  // v (1 - s (1 - f))
   auto pick = [&](const at::Tensor& a0, const at::Tensor& a1, const at::Tensor& a2, const at::Tensor& a3, const at::Tensor& a4,
                   const at::Tensor& a5) {

@@ -12,8 +12,6 @@ namespace longform::detail {
 /// more than two dims as `matmul` then a separate bias add. `at::linear` (what Python calls)
 /// folds the leading dims of a contiguous input into one GEMM with the bias fused: ViT-S's
 /// forward on 2 CPU threads is ~10 % faster this way.
-inline at::Tensor linear(const torch::nn::Linear& fc, const at::Tensor& x) {
-  return at::linear(x, fc->weight, fc->bias);
-}
+inline at::Tensor linear(const torch::nn::Linear& fc, const at::Tensor& x) { return at::linear(x, fc->weight, fc->bias); }
 
 }  // namespace longform::detail

@@ -56,14 +56,14 @@ using ValuePtr = std::shared_ptr<Value>;
 struct Value {
   /// What the value is.
   enum class Kind { none, boolean, integer, real, string, bytes, tuple, list, dict, tensor, global, object };
-  Kind kind = Kind::none;                                  ///< the type
-  std::int64_t integer = 0;                                ///< `boolean`, `integer`
-  double real = 0.0;                                       ///< `real`
-  std::string text;                                        ///< `string`, `bytes`; "module.name" of a `global`/`object`
-  std::vector<ValuePtr> items;                             ///< `tuple`, `list` (also sets)
-  std::vector<std::pair<ValuePtr, ValuePtr>> entries;      ///< `dict` in insertion order
-  bool ordered = false;                                    ///< `dict`: a `collections.OrderedDict` (a state dict)
-  at::Tensor tensor;                                       ///< `tensor` (a storage is a 1-D tensor too)
+  Kind kind = Kind::none;                              ///< the type
+  std::int64_t integer = 0;                            ///< `boolean`, `integer`
+  double real = 0.0;                                   ///< `real`
+  std::string text;                                    ///< `string`, `bytes`; "module.name" of a `global`/`object`
+  std::vector<ValuePtr> items;                         ///< `tuple`, `list` (also sets)
+  std::vector<std::pair<ValuePtr, ValuePtr>> entries;  ///< `dict` in insertion order
+  bool ordered = false;                                ///< `dict`: a `collections.OrderedDict` (a state dict)
+  at::Tensor tensor;                                   ///< `tensor` (a storage is a 1-D tensor too)
 };
 
 /// Makes a value of `kind`.
@@ -79,14 +79,20 @@ inline constexpr std::size_t max_depth = 1000;
 
 /// The dtype of a typed-storage class (`torch.FloatStorage` ...); `Undefined` if not one.
 inline at::ScalarType storage_dtype(std::string_view name) {
-  static const std::map<std::string_view, at::ScalarType> table{
-      {"torch.FloatStorage", at::kFloat},       {"torch.DoubleStorage", at::kDouble},
-      {"torch.HalfStorage", at::kHalf},         {"torch.BFloat16Storage", at::kBFloat16},
-      {"torch.LongStorage", at::kLong},         {"torch.IntStorage", at::kInt},
-      {"torch.ShortStorage", at::kShort},       {"torch.CharStorage", at::kChar},
-      {"torch.ByteStorage", at::kByte},         {"torch.BoolStorage", at::kBool},
-      {"torch.ComplexFloatStorage", at::kComplexFloat}, {"torch.ComplexDoubleStorage", at::kComplexDouble},
-      {"torch.UntypedStorage", at::kByte},      {"torch.storage.UntypedStorage", at::kByte}};
+  static const std::map<std::string_view, at::ScalarType> table{{"torch.FloatStorage", at::kFloat},
+                                                                {"torch.DoubleStorage", at::kDouble},
+                                                                {"torch.HalfStorage", at::kHalf},
+                                                                {"torch.BFloat16Storage", at::kBFloat16},
+                                                                {"torch.LongStorage", at::kLong},
+                                                                {"torch.IntStorage", at::kInt},
+                                                                {"torch.ShortStorage", at::kShort},
+                                                                {"torch.CharStorage", at::kChar},
+                                                                {"torch.ByteStorage", at::kByte},
+                                                                {"torch.BoolStorage", at::kBool},
+                                                                {"torch.ComplexFloatStorage", at::kComplexFloat},
+                                                                {"torch.ComplexDoubleStorage", at::kComplexDouble},
+                                                                {"torch.UntypedStorage", at::kByte},
+                                                                {"torch.storage.UntypedStorage", at::kByte}};
   auto it = table.find(name);
   return it == table.end() ? at::ScalarType::Undefined : it->second;
 }
@@ -94,17 +100,28 @@ inline at::ScalarType storage_dtype(std::string_view name) {
 /// The typed-storage class name of `dtype` (the inverse of `storage_dtype`).
 inline std::string storage_class(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return "FloatStorage";
-    case at::kDouble: return "DoubleStorage";
-    case at::kHalf: return "HalfStorage";
-    case at::kBFloat16: return "BFloat16Storage";
-    case at::kLong: return "LongStorage";
-    case at::kInt: return "IntStorage";
-    case at::kShort: return "ShortStorage";
-    case at::kChar: return "CharStorage";
-    case at::kByte: return "ByteStorage";
-    case at::kBool: return "BoolStorage";
-    default: TORCH_CHECK(false, "cannot save tensors of dtype ", dtype, " in a torch.save checkpoint");
+    case at::kFloat:
+      return "FloatStorage";
+    case at::kDouble:
+      return "DoubleStorage";
+    case at::kHalf:
+      return "HalfStorage";
+    case at::kBFloat16:
+      return "BFloat16Storage";
+    case at::kLong:
+      return "LongStorage";
+    case at::kInt:
+      return "IntStorage";
+    case at::kShort:
+      return "ShortStorage";
+    case at::kChar:
+      return "CharStorage";
+    case at::kByte:
+      return "ByteStorage";
+    case at::kBool:
+      return "BoolStorage";
+    default:
+      TORCH_CHECK(false, "cannot save tensors of dtype ", dtype, " in a torch.save checkpoint");
   }
 }
 
@@ -115,8 +132,7 @@ class Unpickler {
   using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, std::int64_t numel)>;
 
   /// Parses `program`; `load_storage` resolves persistent ids.
-  Unpickler(std::string_view program, StorageLoader load_storage)
-      : in_(program), load_storage_(std::move(load_storage)) {}
+  Unpickler(std::string_view program, StorageLoader load_storage) : in_(program), load_storage_(std::move(load_storage)) {}
 
   /// Runs the program to `STOP` and returns the top of the stack. Throws `std::runtime_error`
   /// (or `c10::Error` from a tensor view that does not fit its storage).
@@ -145,108 +161,191 @@ class Unpickler {
     for (;;) {
       const auto op = static_cast<unsigned char>(read(1)[0]);
       switch (op) {
-        case 0x80: read(1); break;                       // PROTO
-        case 0x95: read(8); break;                       // FRAME (length only matters for streaming)
-        case '.': return pop();                          // STOP
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
-        case '0': pop(); break;                          // POP
-        case '1': pop_mark(); break;                     // POP_MARK
-        case '2': stack_.push_back(top()); break;        // DUP
-        case 'N': push(make(Value::Kind::none)); break;
-        case 0x88: push_bool(true); break;               // NEWTRUE
-        case 0x89: push_bool(false); break;              // NEWFALSE
-        case 'J': push_int(read_le<std::int32_t>()); break;  // BININT
-        case 'K': push_int(read_le<std::uint8_t>()); break;  // BININT1
-        case 'M': push_int(read_le<std::uint16_t>()); break; // BININT2
-        case 0x8a: push_long(read_le<std::uint8_t>()); break;  // LONG1
-        case 0x8b: push_long(read_le<std::int32_t>()); break;  // LONG4
-        case 'G': push_double(); break;                  // BINFLOAT
-        case 'X': push_text(Value::Kind::string, read_le<std::uint32_t>()); break;   // BINUNICODE
-        case 0x8c: push_text(Value::Kind::string, read_le<std::uint8_t>()); break;   // SHORT_BINUNICODE
-        case 0x8d: push_text(Value::Kind::string, read_le<std::uint64_t>()); break;  // BINUNICODE8
-        case 'T': push_text(Value::Kind::string, read_le<std::uint32_t>()); break;   // BINSTRING
-        case 'U': push_text(Value::Kind::string, read_le<std::uint8_t>()); break;    // SHORT_BINSTRING
-        case 'B': push_text(Value::Kind::bytes, read_le<std::uint32_t>()); break;    // BINBYTES
-        case 'C': push_text(Value::Kind::bytes, read_le<std::uint8_t>()); break;     // SHORT_BINBYTES
-        case 0x8e: push_text(Value::Kind::bytes, read_le<std::uint64_t>()); break;   // BINBYTES8
-        case ')': push(make(Value::Kind::tuple)); break;  // EMPTY_TUPLE
-        case 't': push_sequence(Value::Kind::tuple, pop_mark()); break;  // TUPLE
-        case 0x85: push_tuple(1); break;                 // TUPLE1
-        case 0x86: push_tuple(2); break;                 // TUPLE2
-        case 0x87: push_tuple(3); break;                 // TUPLE3
-        case ']': push(make(Value::Kind::list)); break;  // EMPTY_LIST
-        case 0x8f: push(make(Value::Kind::list)); break; // EMPTY_SET (kept as a list)
-        case 'l': push_sequence(Value::Kind::list, pop_mark()); break;   // LIST
-        case 0x91: push_sequence(Value::Kind::list, pop_mark()); break;  // FROZENSET
-        case 'a': {                                      // APPEND
+        case 0x80:
+          read(1);
+          break;  // PROTO
+        case 0x95:
+          read(8);
+          break;  // FRAME (length only matters for streaming)
+        case '.':
+          return pop();  // STOP
+        case '(':
+          marks_.push_back(stack_.size());
+          break;  // MARK
+        case '0':
+          pop();
+          break;  // POP
+        case '1':
+          pop_mark();
+          break;  // POP_MARK
+        case '2':
+          stack_.push_back(top());
+          break;  // DUP
+        case 'N':
+          push(make(Value::Kind::none));
+          break;
+        case 0x88:
+          push_bool(true);
+          break;  // NEWTRUE
+        case 0x89:
+          push_bool(false);
+          break;  // NEWFALSE
+        case 'J':
+          push_int(read_le<std::int32_t>());
+          break;  // BININT
+        case 'K':
+          push_int(read_le<std::uint8_t>());
+          break;  // BININT1
+        case 'M':
+          push_int(read_le<std::uint16_t>());
+          break;  // BININT2
+        case 0x8a:
+          push_long(read_le<std::uint8_t>());
+          break;  // LONG1
+        case 0x8b:
+          push_long(read_le<std::int32_t>());
+          break;  // LONG4
+        case 'G':
+          push_double();
+          break;  // BINFLOAT
+        case 'X':
+          push_text(Value::Kind::string, read_le<std::uint32_t>());
+          break;  // BINUNICODE
+        case 0x8c:
+          push_text(Value::Kind::string, read_le<std::uint8_t>());
+          break;  // SHORT_BINUNICODE
+        case 0x8d:
+          push_text(Value::Kind::string, read_le<std::uint64_t>());
+          break;  // BINUNICODE8
+        case 'T':
+          push_text(Value::Kind::string, read_le<std::uint32_t>());
+          break;  // BINSTRING
+        case 'U':
+          push_text(Value::Kind::string, read_le<std::uint8_t>());
+          break;  // SHORT_BINSTRING
+        case 'B':
+          push_text(Value::Kind::bytes, read_le<std::uint32_t>());
+          break;  // BINBYTES
+        case 'C':
+          push_text(Value::Kind::bytes, read_le<std::uint8_t>());
+          break;  // SHORT_BINBYTES
+        case 0x8e:
+          push_text(Value::Kind::bytes, read_le<std::uint64_t>());
+          break;  // BINBYTES8
+        case ')':
+          push(make(Value::Kind::tuple));
+          break;  // EMPTY_TUPLE
+        case 't':
+          push_sequence(Value::Kind::tuple, pop_mark());
+          break;  // TUPLE
+        case 0x85:
+          push_tuple(1);
+          break;  // TUPLE1
+        case 0x86:
+          push_tuple(2);
+          break;  // TUPLE2
+        case 0x87:
+          push_tuple(3);
+          break;  // TUPLE3
+        case ']':
+          push(make(Value::Kind::list));
+          break;  // EMPTY_LIST
+        case 0x8f:
+          push(make(Value::Kind::list));
+          break;  // EMPTY_SET (kept as a list)
+        case 'l':
+          push_sequence(Value::Kind::list, pop_mark());
+          break;  // LIST
+        case 0x91:
+          push_sequence(Value::Kind::list, pop_mark());
+          break;     // FROZENSET
+        case 'a': {  // APPEND
           auto v = pop();
           top()->items.push_back(std::move(v));
           break;
         }
-        case 'e': case 0x90: {                           // APPENDS, ADDITEMS
+        case 'e':
+        case 0x90: {  // APPENDS, ADDITEMS
           auto items = pop_mark();
           auto& target = top()->items;
           target.insert(target.end(), items.begin(), items.end());
           break;
         }
-        case '}': push(make(Value::Kind::dict)); break;  // EMPTY_DICT
-        case 'd': {                                      // DICT
+        case '}':
+          push(make(Value::Kind::dict));
+          break;     // EMPTY_DICT
+        case 'd': {  // DICT
           auto items = pop_mark();
           auto d = make(Value::Kind::dict);
           for (std::size_t i = 0; i + 1 < items.size(); i += 2) d->entries.emplace_back(items[i], items[i + 1]);
           push(d);
           break;
         }
-        case 's': {                                      // SETITEM
+        case 's': {  // SETITEM
           auto v = pop();
           auto k = pop();
           set_item(top(), std::move(k), std::move(v));
           break;
         }
-        case 'u': {                                      // SETITEMS
+        case 'u': {  // SETITEMS
           auto items = pop_mark();
           auto d = top();
           for (std::size_t i = 0; i + 1 < items.size(); i += 2) set_item(d, items[i], items[i + 1]);
           break;
         }
-        case 'q': memo_[read_le<std::uint8_t>()] = top(); break;   // BINPUT
-        case 'r': memo_[read_le<std::uint32_t>()] = top(); break;  // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = top(); break;             // MEMOIZE
-        case 'h': push(memo(read_le<std::uint8_t>())); break;      // BINGET
-        case 'j': push(memo(read_le<std::uint32_t>())); break;     // LONG_BINGET
-        case 'c': {                                      // GLOBAL "module\nname\n"
+        case 'q':
+          memo_[read_le<std::uint8_t>()] = top();
+          break;  // BINPUT
+        case 'r':
+          memo_[read_le<std::uint32_t>()] = top();
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_[memo_.size()] = top();
+          break;  // MEMOIZE
+        case 'h':
+          push(memo(read_le<std::uint8_t>()));
+          break;  // BINGET
+        case 'j':
+          push(memo(read_le<std::uint32_t>()));
+          break;     // LONG_BINGET
+        case 'c': {  // GLOBAL "module\nname\n"
           auto module = read_line();
           push_global(module + "." + read_line());
           break;
         }
-        case 0x93: {                                     // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           auto name = pop();
           auto module = pop();
           push_global(module->text + "." + name->text);
           break;
         }
-        case 'R': {                                      // REDUCE
+        case 'R': {  // REDUCE
           auto args = pop();
           auto callable = pop();
           push(reduce(*callable, *args));
           break;
         }
-        case 0x81: {                                     // NEWOBJ
+        case 0x81: {  // NEWOBJ
           auto args = pop();
           auto cls = pop();
           push(reduce(*cls, *args));
           break;
         }
-        case 0x92: {                                     // NEWOBJ_EX
-          pop();  // kwargs
+        case 0x92: {  // NEWOBJ_EX
+          pop();      // kwargs
           auto args = pop();
           auto cls = pop();
           push(reduce(*cls, *args));
           break;
         }
-        case 'b': pop(); break;  // BUILD: object state (e.g. a state_dict's `_metadata`) is not needed
-        case 'Q': push(persistent_load(*pop())); break;  // BINPERSID
-        default: fail("unsupported pickle opcode 0x" + hex(op));
+        case 'b':
+          pop();
+          break;  // BUILD: object state (e.g. a state_dict's `_metadata`) is not needed
+        case 'Q':
+          push(persistent_load(*pop()));
+          break;  // BINPERSID
+        default:
+          fail("unsupported pickle opcode 0x" + hex(op));
       }
     }
   }
@@ -255,7 +354,7 @@ class Unpickler {
   // are visited once, so a DAG of many shared references costs its size, not its paths).
   void check_graph() {
     std::unordered_map<const Value*, std::size_t> height;  // finished values
-    std::unordered_set<const Value*> open;                  // on the current path
+    std::unordered_set<const Value*> open;                 // on the current path
     struct Frame {
       const Value* v;
       std::size_t next;
@@ -294,9 +393,7 @@ class Unpickler {
     }
   }
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("pickle: " + what + " at byte " + std::to_string(pos_));
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error("pickle: " + what + " at byte " + std::to_string(pos_)); }
 
   static std::string hex(unsigned value) {
     const char* digits = "0123456789abcdef";
@@ -416,10 +513,9 @@ class Unpickler {
         d->ordered = name == "collections.OrderedDict";
         return d;
       }
-      if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor")
-        return rebuild_tensor(args);
-      if ((name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") &&
-          !args.items.empty() && args.items[0]->kind == Value::Kind::tensor)
+      if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") return rebuild_tensor(args);
+      if ((name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") && !args.items.empty() &&
+          args.items[0]->kind == Value::Kind::tensor)
         return args.items[0];
     }
     auto v = make(Value::Kind::object);
@@ -442,8 +538,7 @@ class Unpickler {
 
   ValuePtr persistent_load(const Value& pid) {
     // ('storage', <storage class>, key, location, numel)
-    if (pid.kind != Value::Kind::tuple || pid.items.size() < 5 || pid.items[0]->text != "storage")
-      fail("unsupported persistent id");
+    if (pid.kind != Value::Kind::tuple || pid.items.size() < 5 || pid.items[0]->text != "storage") fail("unsupported persistent id");
     const auto dtype = storage_dtype(pid.items[1]->text);
     if (dtype == at::ScalarType::Undefined) fail("unsupported storage type " + pid.items[1]->text);
     const std::string& key = pid.items[2]->text;
@@ -505,9 +600,7 @@ inline ValuePtr load(std::shared_ptr<caffe2::serialize::ReadAdapterInterface> in
 }
 
 /// Reads a `torch.save` zip archive file.
-inline ValuePtr load(const std::string& path) {
-  return load(std::make_shared<caffe2::serialize::FileAdapter>(path));
-}
+inline ValuePtr load(const std::string& path) { return load(std::make_shared<caffe2::serialize::FileAdapter>(path)); }
 
 /// Reads a `torch.save` zip archive held in memory (the bytes must outlive the call).
 inline ValuePtr load_bytes(std::string_view bytes) {
@@ -561,11 +654,11 @@ inline void save(const Value& root, const std::function<std::size_t(const void*,
     str("cpu");
     integer(t.numel());
     op('t');
-    op('Q');                 // BINPERSID
-    integer(0);              // storage offset
+    op('Q');     // BINPERSID
+    integer(0);  // storage offset
     tuple(t.sizes());
     tuple(t.strides());
-    op(static_cast<char>(0x89));  // requires_grad = False
+    op(static_cast<char>(0x89));           // requires_grad = False
     global("collections", "OrderedDict");  // backward hooks: an empty OrderedDict
     op(')');
     op('R');
@@ -575,24 +668,36 @@ inline void save(const Value& root, const std::function<std::size_t(const void*,
   std::function<void(const Value&, std::size_t)> value = [&](const Value& v, std::size_t depth) {
     if (depth > max_depth) throw std::runtime_error("pickle: values nested deeper than " + std::to_string(max_depth));
     switch (v.kind) {
-      case Value::Kind::none: op('N'); break;
-      case Value::Kind::boolean: op(static_cast<char>(v.integer ? 0x88 : 0x89)); break;
-      case Value::Kind::integer: integer(v.integer); break;
+      case Value::Kind::none:
+        op('N');
+        break;
+      case Value::Kind::boolean:
+        op(static_cast<char>(v.integer ? 0x88 : 0x89));
+        break;
+      case Value::Kind::integer:
+        integer(v.integer);
+        break;
       case Value::Kind::real: {
         op('G');  // BINFLOAT, big-endian
         const auto u = std::bit_cast<std::uint64_t>(v.real);
         for (int shift = 56; shift >= 0; shift -= 8) pkl.push_back(static_cast<char>((u >> shift) & 0xff));
         break;
       }
-      case Value::Kind::string: str(v.text); break;
-      case Value::Kind::bytes: text('B', v.text); break;  // BINBYTES (protocol 3: `bytes` under Python 3)
+      case Value::Kind::string:
+        str(v.text);
+        break;
+      case Value::Kind::bytes:
+        text('B', v.text);
+        break;  // BINBYTES (protocol 3: `bytes` under Python 3)
       case Value::Kind::tuple:
       case Value::Kind::list:
         op(v.kind == Value::Kind::list ? ']' : '(');
         if (v.kind == Value::Kind::list && !v.items.empty()) op('(');
         for (const auto& item : v.items) value(*item, depth + 1);
-        if (v.kind == Value::Kind::tuple) op('t');
-        else if (!v.items.empty()) op('e');  // APPENDS
+        if (v.kind == Value::Kind::tuple)
+          op('t');
+        else if (!v.items.empty())
+          op('e');  // APPENDS
         break;
       case Value::Kind::dict:
         if (v.ordered) {
@@ -611,8 +716,11 @@ inline void save(const Value& root, const std::function<std::size_t(const void*,
           op('u');  // SETITEMS
         }
         break;
-      case Value::Kind::tensor: tensor(v.tensor); break;
-      default: throw std::runtime_error("pickle: cannot save a " + v.text + " value");
+      case Value::Kind::tensor:
+        tensor(v.tensor);
+        break;
+      default:
+        throw std::runtime_error("pickle: cannot save a " + v.text + " value");
     }
   };
   pkl += "\x80\x02";  // PROTO 2, as torch.save

@@ -90,8 +90,10 @@ inline ffmpeg_log_state& ffmpeg_log() {
 
 inline void ffmpeg_log_callback(void* avcl, int level, const char* format, va_list args) {
   auto& log = ffmpeg_log();
-  if (level <= AV_LOG_ERROR) ++log.errors;
-  else if (level <= AV_LOG_WARNING) ++log.warnings;
+  if (level <= AV_LOG_ERROR)
+    ++log.errors;
+  else if (level <= AV_LOG_WARNING)
+    ++log.warnings;
   if (level > log.level.load(std::memory_order_relaxed)) return;
   av_log_default_callback(avcl, level, format, args);
 }

@@ -45,8 +45,8 @@ inline frame_planes wrap_frame_planes(const AVFrame& frame, at::Device device, c
   const AVPixelFormat layout = frame_layout(frame);
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(layout);
   const char* name = d ? d->name : "unknown";
-  if (!d || d->nb_components < 3 || (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_BE | AV_PIX_FMT_FLAG_PAL |
-                                                  AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_FLOAT))) {
+  if (!d || d->nb_components < 3 ||
+      (d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_BE | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_FLOAT))) {
     throw decode_error(path, "read the decoded planes", std::string("pixel format ") + name + " is not YUV planes");
   }
   const int depth = d->comp[0].depth;
@@ -65,8 +65,9 @@ inline frame_planes wrap_frame_planes(const AVFrame& frame, at::Device device, c
       throw decode_error(path, "read the decoded planes", std::string("pixel format ") + name + " has an unsupported plane layout");
     }
     auto* base = held->data[comp.plane] + comp.offset;
-    at::Tensor t = at::from_blob(base, {rows, cols}, {pitch / element, comp.step / element}, [keep](void*) {},
-                                 at::TensorOptions(element == 2 ? at::kShort : at::kByte).device(device));
+    at::Tensor t = at::from_blob(
+        base, {rows, cols}, {pitch / element, comp.step / element}, [keep](void*) {},
+        at::TensorOptions(element == 2 ? at::kShort : at::kByte).device(device));
     if (element == 2) {
       // 16-bit containers read as int16: back to the unsigned value, then down to the sample.
       t = t.to(at::kInt).bitwise_and(0xFFFF);

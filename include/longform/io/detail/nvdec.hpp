@@ -48,7 +48,7 @@ extern "C" {
 #include <libavutil/hwcontext_cuda.h>
 }
 #else
-typedef struct CUctx_st* CUcontext;   // NOLINT(modernize-use-using): as <cuda.h> spells them
+typedef struct CUctx_st* CUcontext;    // NOLINT(modernize-use-using): as <cuda.h> spells them
 typedef struct CUstream_st* CUstream;  // NOLINT(modernize-use-using)
 #define CUDA_VERSION 0
 extern "C" {
@@ -67,8 +67,7 @@ namespace longform::detail {
 inline std::optional<int> parse_decode_device(const std::string& device, const std::string& path) {
   if (device.empty() || device == "cpu") return std::nullopt;
   if (device == "cuda") return -1;
-  if (device.starts_with("cuda:") && device.size() > 5 && device.size() < 9 &&
-      device.find_first_not_of("0123456789", 5) == std::string::npos) {
+  if (device.starts_with("cuda:") && device.size() > 5 && device.size() < 9 && device.find_first_not_of("0123456789", 5) == std::string::npos) {
     return std::stoi(device.substr(5));
   }
   throw config_error(path + ": ReaderOptions::device: '" + device + "' is not cpu, cuda or cuda:N");
@@ -93,7 +92,8 @@ inline bool library_present(const char* name) {
 /// Resolves `index` to the device's number.
 inline std::optional<nvdec_gap> nvdec_gap_for_device(int& index) {
   if (!LONGFORM_FFMPEG_CUDA) {
-    return nvdec_gap{hardware_missing::ffmpeg_cuda, "FFmpeg's CUDA support is missing: longform was built against an FFmpeg without libavutil/hwcontext_cuda.h"};
+    return nvdec_gap{hardware_missing::ffmpeg_cuda,
+                     "FFmpeg's CUDA support is missing: longform was built against an FFmpeg without libavutil/hwcontext_cuda.h"};
   }
   bool cuda_type = false;
   for (AVHWDeviceType t = AV_HWDEVICE_TYPE_NONE; (t = av_hwdevice_iterate_types(t)) != AV_HWDEVICE_TYPE_NONE;) {
@@ -109,15 +109,15 @@ inline std::optional<nvdec_gap> nvdec_gap_for_device(int& index) {
   }
   if (index < 0) index = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getDevice().index();
   if (index < 0 || index >= count) {
-    return nvdec_gap{hardware_missing::cuda_device,
-                     "no CUDA device " + std::to_string(index) + " (" + std::to_string(count) + " visible)"};
+    return nvdec_gap{hardware_missing::cuda_device, "no CUDA device " + std::to_string(index) + " (" + std::to_string(count) + " visible)"};
   }
   if (!library_present("libcuda.so.1")) {
     return nvdec_gap{hardware_missing::cuda_device, "no CUDA device: the NVIDIA driver library libcuda.so.1 cannot be loaded"};
   }
   if (!library_present("libnvcuvid.so.1")) {
-    return nvdec_gap{hardware_missing::nvdec_library,
-                     "NVDEC is missing: the NVIDIA driver's decode library libnvcuvid.so.1 cannot be loaded (install the driver's decode/video package)"};
+    return nvdec_gap{
+        hardware_missing::nvdec_library,
+        "NVDEC is missing: the NVIDIA driver's decode library libnvcuvid.so.1 cannot be loaded (install the driver's decode/video package)"};
   }
   return std::nullopt;
 }

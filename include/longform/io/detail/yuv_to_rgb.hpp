@@ -48,11 +48,7 @@ inline yuv_matrix yuv_to_rgb_matrix(int colorspace, bool full_range) {
   const double one = 65536.0;
   // Full range: luma as is, chroma's 224 levels stretched over 255 no more.
   const double chroma = full_range ? 224.0 / 255.0 : 1.0;
-  return {full_range ? 0.0 : 16.0,
-          full_range ? 1.0 : 255.0 / 219.0,
-          c[0] / one * chroma,
-          c[1] / one * chroma,
-          c[2] / one * chroma,
+  return {full_range ? 0.0 : 16.0, full_range ? 1.0 : 255.0 / 219.0, c[0] / one * chroma, c[1] / one * chroma, c[2] / one * chroma,
           c[3] / one * chroma};
 }
 
@@ -60,8 +56,8 @@ inline yuv_matrix yuv_to_rgb_matrix(int colorspace, bool full_range) {
 /// (`uint8`, or `int16` sample values of `bit_depth` bits), on their device, then turned
 /// clockwise by `turn` degrees (0, 90, 180, 270) as the display matrix asks; `out_w` x `out_h`
 /// is the size before the turn, as swscale writes it.
-inline at::Tensor yuv_to_rgb(const at::Tensor& y, const at::Tensor& u, const at::Tensor& v, int bit_depth, int colorspace,
-                             bool full_range, std::int64_t out_w, std::int64_t out_h, int turn = 0) {
+inline at::Tensor yuv_to_rgb(const at::Tensor& y, const at::Tensor& u, const at::Tensor& v, int bit_depth, int colorspace, bool full_range,
+                             std::int64_t out_w, std::int64_t out_h, int turn = 0) {
   const std::int64_t h = y.size(0), w = y.size(1);
   // Deeper samples on the 8-bit scale, so one matrix serves every depth.
   const double scale = 1.0 / static_cast<double>(std::int64_t{1} << std::max(0, bit_depth - 8));

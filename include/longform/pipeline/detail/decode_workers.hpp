@@ -43,8 +43,8 @@ namespace longform::detail {
 template <class Src, class Sampler, class Prepare>
 class decode_workers {
  public:
-  decode_workers(const Src& source, Sampler sampler, const Prepare& prepare, ContextOptions options, bool record_state,
-                 int workers, std::int64_t chunk_frames)
+  decode_workers(const Src& source, Sampler sampler, const Prepare& prepare, ContextOptions options, bool record_state, int workers,
+                 std::int64_t chunk_frames)
       : index_(source, index_options(options)),
         sampler_(std::move(sampler)),
         telemetry_(options.telemetry),
@@ -189,8 +189,7 @@ class decode_workers {
           mine.reset();
           continue;
         }
-      } else if (auto c = std::find_if(chunks_.begin(), chunks_.end(), [](const auto& kv) { return !kv.second.taken; });
-                 c != chunks_.end()) {
+      } else if (auto c = std::find_if(chunks_.begin(), chunks_.end(), [](const auto& kv) { return !kv.second.taken; }); c != chunks_.end()) {
         c->second.taken = true;
         mine = c->first;
         continue;
@@ -232,7 +231,7 @@ class decode_workers {
   std::mutex mutex_;  // guards what follows
   std::condition_variable work_, done_;
   std::int64_t sampled_ = 0, delivered_ = 0, chunk_ = 0;
-  std::deque<std::int64_t> chunk_of_;  // chunk of each clip sampled and not yet delivered
+  std::deque<std::int64_t> chunk_of_;     // chunk of each clip sampled and not yet delivered
   std::map<std::int64_t, chunk> chunks_;  // chunks not yet done, by number
   std::map<std::int64_t, result> results_;
   bool stop_ = false;
