@@ -44,7 +44,7 @@ longform::ActionSplit load_split(const FinetuneArgs& a) {
     if (a.train_list.empty() || a.test_list.empty()) throw longform::config_error("finetune: --dataset csv needs --train-list and --test-list");
     return longform::csv_split(a.train_list, a.test_list, a.root);
   }
-  if (a.dataset == "synthetic") return longform::ucf101_split(longform::cli::synthetic_actions_root(a.root), a.split);
+  if (a.dataset == "synthetic") return longform::ucf101_split(longform::cli::synthetic_actions_root(a.root, a.synthetic), a.split);
   throw longform::config_error("finetune: unknown --dataset " + a.dataset);
 }
 
@@ -194,15 +194,22 @@ std::string load(Encoder& encoder, const FinetuneArgs& a) {
 
 }  // namespace
 
-std::string longform::cli::synthetic_actions_root(const std::string& root) {
+std::string longform::cli::synthetic_actions_root(const std::string& root, const SyntheticActionsOptions& options) {
+  const longform::SyntheticActions actions(options);
   std::filesystem::path dir = root;
   if (dir.empty()) {
     const char* cache = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
     dir = cache ? std::filesystem::path(cache) : std::filesystem::path(home ? home : ".") / ".cache";
-    dir = dir / "longform" / "synthetic-actions-2";  // the format version in SyntheticActions::description()
+    // Named by the options a command line sets, then by a hash (FNV-1a) of the whole description:
+    // data sets of different options never share a folder.
+    std::uint32_t hash = 2166136261u;
+    for (const char c : actions.description()) hash = (hash ^ static_cast<std::uint8_t>(c)) * 16777619u;
+    char name[128];
+    std::snprintf(name, sizeof name, "synthetic-actions-%s-%dclips-seed%llu-%08x", std::string(longform::enum_name(options.backgrounds)).c_str(),
+                  options.clips_per_group, static_cast<unsigned long long>(options.seed), hash);
+    dir = dir / "longform" / name;
   }
-  const longform::SyntheticActions actions;
   if (!std::filesystem::exists(dir / ".longform-dataset")) {
     std::fprintf(stderr, "longform: writing the built-in action data set (%lld videos) to %s\n", static_cast<long long>(actions.size()),
                  dir.string().c_str());
@@ -237,6 +244,7 @@ nlohmann::json longform::cli::run_finetune(const FinetuneArgs& a) {
                       {"train_videos", split.train.size()},
                       {"test_videos", split.test.size()},
                       {"skipped", skipped.json()}};
+  if (a.dataset == "synthetic") info["synthetic"] = longform::SyntheticActions(a.synthetic).description();
   at::manual_seed(a.seed);  // a random-init encoder is this seed's
   at::Tensor scores;
   if (const auto x3d = longform::cli::x3d_preset(a.arch, a.frames, a.size)) {
@@ -277,7 +285,8 @@ void add_finetune_command(CLI::App& app) {
                   "videos that do not open are skipped and named")
       ->check(CLI::IsMember({"ucf101", "hmdb51", "folder", "csv", "synthetic"}))
       ->capture_default_str();
-  cmd->add_option("--root", a->root, "Data set root (videos; synthetic: where to write it, default ~/.cache/longform/synthetic-actions-2)");
+  cmd->add_option("--root", a->root,
+                  "Data set root (videos; synthetic: where to write it, default a folder of ~/.cache/longform named by the --synthetic-* options)");
   cmd->add_option("--lists", a->lists,
                   "Folder of the official split files (default: ROOT/ucfTrainTestlist or ROOT/testTrainMulti_7030_splits, else ROOT)");
   cmd->add_option("--train-list", a->train_list, "csv: training list, lines '<path>,<class name>'");
@@ -300,14 +309,29 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--temperature", a->temperature, "knn: vote weight exp(cos / T); 0: plain votes")->capture_default_str();
   cmd->add_flag("--flip", a->flip, "finetune: random horizontal flips (off: they swap left and right motions)");
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the classifier, the clip positions and a random-init encoder")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the classifier, the clip positions and a random-init encoder (not of the synthetic data set)")
+      ->capture_default_str();
+  cmd->add_option("--synthetic-clips-per-group", a->synthetic.clips_per_group,
+                  "synthetic: videos per group and class (10 classes x 8 groups; a split tests on 2 groups: 20 x this many videos)")
+      ->check(CLI::Range(1, 99))
+      ->capture_default_str();
+  auto backgrounds = std::make_shared<std::string>(longform::enum_name(a->synthetic.backgrounds));
+  std::vector<std::string> background_names;
+  for (const auto& [kind, name] : enum_names(longform::SyntheticBackgrounds{})) background_names.emplace_back(name);
+  cmd->add_option(
+         "--synthetic-backgrounds", *backgrounds,
+         "synthetic: per_video (the test videos are independent) | per_group (one per group, every class's: the sets written before this option)")
+      ->check(CLI::IsMember(background_names))
+      ->capture_default_str();
+  cmd->add_option("--synthetic-seed", a->synthetic.seed, "synthetic: seed of the data set, the same whatever --seed is")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Cores to use (0 = all)")->capture_default_str();
   cmd->add_option("--out", a->out, "Write the results JSON here");
   cmd->add_option("--save", a->save, "finetune: write the fine-tuned encoder's state dict here (e.g. a distillation teacher)");
   cmd->add_option("--tensorboard", a->tensorboard, "Also write the training loss and top-1 as TensorBoard event files in this folder");
   cmd->add_flag("--motion-share", a->motion_share,
                 "Also measure how far the evaluated encoder's features move when the test clips stop moving (results JSON: motion_share)");
-  cmd->callback([a] {
+  cmd->callback([a, backgrounds] {
+    a->synthetic.backgrounds = longform::enum_from_name<longform::SyntheticBackgrounds>(*backgrounds);
     const auto r = longform::cli::run_finetune(*a);
     nlohmann::json line{{"dataset", r["dataset"]},   {"split", r["split"]},
                         {"protocol", r["protocol"]}, {"weights", r["weights"]},

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <longform/core/reflect.hpp>
+#include <longform/data/synthetic_actions.hpp>
 
 namespace longform::cli {
 
@@ -26,7 +27,8 @@ struct FinetuneArgs {
   double temperature = 0.07;
   bool flip = false;
   std::string device = "cpu";
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;             // the encoder's random init, the classifier, the clip positions: not the data
+  SyntheticActionsOptions synthetic;  // --dataset synthetic: the data set (its own seed; the same for every --seed)
   int threads = 0;
   bool progress = true;
 };
@@ -35,11 +37,12 @@ struct FinetuneArgs {
 /// (also written to `out` when set).
 nlohmann::json run_finetune(const FinetuneArgs& a);
 
-/// The built-in synthetic action data set under `root` (default: the user's cache), generated on first use.
-std::string synthetic_actions_root(const std::string& root);
+/// The built-in synthetic action data set of `options` under `root` (default: a folder of the
+/// user's cache named by the options), generated on first use.
+std::string synthetic_actions_root(const std::string& root, const SyntheticActionsOptions& options);
 
 }  // namespace longform::cli
 
 // What a grid's "eval" object sets (reproduce.cpp); the encoder, seed and output are each cell's own.
 LONGFORM_REFLECT(longform::cli::FinetuneArgs, dataset, root, lists, train_list, test_list, split, protocol, frames, stride, size, clips, crops,
-                 epochs, batch, lr, weight_decay, k, temperature, flip, motion_share, threads, device);
+                 epochs, batch, lr, weight_decay, k, temperature, flip, motion_share, threads, device, synthetic);

@@ -66,6 +66,11 @@ inline const std::vector<Named<AnySampler (*)(const SamplerArgs&)>>& samplers() 
              SegmentSeconds<dynamic>{a.segment_seconds}, Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride}, Shuffle<dynamic>{a.shuffle_frames},
              {.seed = a.seed, .epochs = a.epochs}));
        }},
+      {"iid",
+       [](const SamplerArgs& a) {
+         return AnySampler(IIDSampler<Frames<dynamic>, Stride<dynamic>>(Frames<dynamic>{a.frames}, Stride<dynamic>{a.stride},
+                                                                        {.seed = a.seed, .epochs = a.epochs}));
+       }},
       {"multistream", [](const SamplerArgs& a) { return AnySampler(MultiStream<Streams<dynamic>, Sequential>(a.streams, sequential_sampler(a))); }},
       {"replay",
        [](const SamplerArgs& a) { return AnySampler(ReplayBuffer<Capacity<dynamic>, Sequential>(a.capacity, sequential_sampler(a), a.seed)); }},

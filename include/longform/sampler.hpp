@@ -10,6 +10,8 @@
 ///    round-robin: online pre-training at batch size B without random access.
 /// 4. `ReplayBuffer<Capacity<C>, Sampler>` — a shuffle buffer of decoded clips over a sequential
 ///    stream: decorrelates consecutive clips at the cost of C clips of memory.
+/// 5. `IIDSampler<Frames<T>, Stride<τ>>` — the i.i.d. reference: clips uniformly over every clip
+///    start of the whole source, a shuffled epoch at a time, frames in order. Seeks.
 ///
 /// Parameters go in any order and each has a default (`SequentialSampler<Stride<8>>`: 16 frames
 /// 8 apart, back to back); the counts of 3 and 4 are required. Every parameter has a static form
@@ -19,6 +21,7 @@
 #include <longform/sampler/any_sampler.hpp>
 #include <longform/sampler/concepts.hpp>
 #include <longform/sampler/context.hpp>
+#include <longform/sampler/iid.hpp>
 #include <longform/sampler/multistream.hpp>
 #include <longform/sampler/params.hpp>
 #include <longform/sampler/random.hpp>

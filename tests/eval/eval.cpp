@@ -428,11 +428,29 @@ TEST_CASE("the synthetic action data set is deterministic and reads back through
   CHECK_FALSE(at::equal(a[3], actions.render(6, 2, 0)[3]));
   // Something moves.
   CHECK_FALSE(at::equal(a[0], a[6]));
-  // A group's background is every class's (it must not tell the class); another group's differs.
-  // The pixels that differ between two classes of a group are the actors': a small share.
+  // By default every video has its own background: most pixels differ from any other video's,
+  // of its group or not (the actors alone would change a small share).
   auto share_differing = [](const at::Tensor& x, const at::Tensor& y) { return x.ne(y).any(-1).to(at::kFloat).mean().item<double>(); };
-  for (int other : {0, 3, 9}) CHECK(share_differing(a[0], actions.render(other, 2, 0)[0]) < 0.25);
+  for (int other : {0, 3, 9}) CHECK(share_differing(a[0], actions.render(other, 2, 0)[0]) > 0.5);
   CHECK(share_differing(a[0], actions.render(5, 3, 0)[0]) > 0.5);
+  // per_group: a group's background is every class's (it must not tell the class); another
+  // group's differs. The pixels that differ between two classes of a group are the actors'.
+  SyntheticActionsOptions grouped = options;
+  grouped.backgrounds = SyntheticBackgrounds::per_group;
+  const SyntheticActions by_group(grouped);
+  const auto g = by_group.render(5, 2, 0);
+  for (int other : {0, 3, 9}) CHECK(share_differing(g[0], by_group.render(other, 2, 0)[0]) < 0.25);
+  CHECK(share_differing(g[0], by_group.render(5, 3, 0)[0]) > 0.5);
+  // per_group is the data set written before the option, bit for bit (FNV-1a of its frames, as
+  // written then), under the stamp it had.
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const auto& frame : g) {
+    const at::Tensor bytes = frame.contiguous();
+    for (std::int64_t i = 0; i < bytes.numel(); ++i) hash = (hash ^ bytes.data_ptr<std::uint8_t>()[i]) * 1099511628211ULL;
+  }
+  CHECK(hash == 0x76b6771eca88a1d6ULL);
+  CHECK(by_group.description() == "longform.synthetic_actions/2 seed=4 size=48x32 frames=12 fps=25/1 groups=6 clips=1");
+  CHECK(actions.description() == by_group.description() + " backgrounds=per_video");
 
   const auto root = test::scratch("synthetic-actions") / "set";
   REQUIRE(actions.ensure(root) == root);
@@ -441,6 +459,8 @@ TEST_CASE("the synthetic action data set is deterministic and reads back through
   CHECK(fs::last_write_time(root / ".longform-dataset") == stamp_time);
   CHECK_THROWS_AS(SyntheticActions({.seed = 5, .width = 48, .height = 32, .frames = 12, .groups = 6, .clips_per_group = 1}).ensure(root),
                   config_error);
+  CHECK_THROWS_AS(by_group.ensure(root), config_error);                       // other backgrounds: another data set
+  CHECK_THROWS_AS(SyntheticActions({.clips_per_group = 100}), config_error);  // names and seeds have two digits for it
 
   const ActionSplit split = ucf101_split(root, 1);
   REQUIRE(split.classes.size() == motion_count);

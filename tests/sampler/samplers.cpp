@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Samplers: clip indices against the paper's formulas, pixels against the frames they name,
-// seeded order, exact resume, and the parameters' static/dynamic forms.
+// seeded order, the i.i.d. reference's coverage and uniformity, exact resume, and the parameters'
+// static/dynamic forms.
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -214,14 +215,106 @@ TEST_CASE("random: a segment shorter than the clip span is a config_error naming
   REQUIRE_THROWS_WITH(s.next(ctx), Catch::Contains("len600/0") && Catch::Contains("fewer than the clip span"));
 }
 
+TEST_CASE("iid: an epoch visits every clip start of every video once, each clip inside its video", "[sampler][iid]") {
+  const std::vector<std::int64_t> lengths{40, 7, 23, 61, 15};
+  const Lengths src(lengths);
+  constexpr std::int64_t T = 4, tau = 2, span = (T - 1) * tau + 1;
+  IIDSampler<Frames<T>, Stride<tau>> sampler({.seed = 6});
+  ClipContext ctx(src, {.decode = false});
+  const auto clips = take(sampler, ctx, 10000);
+  REQUIRE(sampler.next(ctx) == std::nullopt);  // one epoch, then exhausted
+  std::set<std::pair<std::size_t, std::int64_t>> starts;
+  for (const auto& c : clips) {
+    REQUIRE(c.frames.size() == static_cast<std::size_t>(T));
+    for (std::size_t t = 1; t < c.frames.size(); ++t) REQUIRE(c.frames[t] - c.frames[t - 1] == tau);  // in order
+    REQUIRE(c.frames.front() >= 0);
+    REQUIRE(c.frames.back() < lengths.at(c.video));
+    starts.insert({c.video, c.frames.front()});
+  }
+  std::size_t expected = 0;  // n - span + 1 per video: the 7-frame video has one, none is skipped
+  for (const auto n : lengths) expected += static_cast<std::size_t>(std::max<std::int64_t>(0, n - span + 1));
+  CHECK(expected == 34 + 1 + 17 + 55 + 9);
+  CHECK(clips.size() == expected);
+  CHECK(starts.size() == expected);
+  // Not the order of the corpus: shuffled.
+  std::size_t ascending = 0;
+  for (std::size_t i = 1; i < clips.size(); ++i)
+    ascending += std::pair(clips[i - 1].video, clips[i - 1].frames[0]) < std::pair(clips[i].video, clips[i].frames[0]);
+  CHECK(ascending < clips.size() * 3 / 4);
+  IIDSampler<Frames<T>, Stride<tau>> decoding({.seed = 6});
+  ClipContext pixels(src);
+  const auto decoded = take(decoding, pixels, 3);
+  for (std::size_t i = 0; i < decoded.size(); ++i) {
+    REQUIRE(decoded[i].frames == clips[i].frames);
+    check_pixels(src, decoded[i]);
+  }
+}
+
+TEST_CASE("iid: every clip is a uniform draw over all clip starts (counts over 3200 seeds)", "[sampler][iid]") {
+  // 9 + 6 + 17 = 32 starts of 4-frame spans: each expected 100 times at a given position.
+  const Lengths src({12, 9, 20});
+  ClipContext ctx(src, {.decode = false});
+  for (const std::size_t position : {std::size_t{0}, std::size_t{17}, std::size_t{31}}) {
+    CAPTURE(position);
+    std::map<std::pair<std::size_t, std::int64_t>, int> counts;
+    for (std::uint64_t seed = 0; seed < 3200; ++seed) {
+      IIDSampler<Frames<2>, Stride<3>> s({.seed = seed});
+      const Clip c = take(s, ctx, position + 1).back();
+      ++counts[{c.video, c.frames.front()}];
+    }
+    REQUIRE(counts.size() == 32);  // every start reached
+    double chi2 = 0;
+    for (const auto& [start, n] : counts) {
+      CHECK(n > 55);  // 100 ± 4.5 standard deviations
+      CHECK(n < 145);
+      chi2 += (n - 100.0) * (n - 100.0) / 100.0;
+    }
+    CHECK(chi2 < 70);  // 31 degrees of freedom: p < 1e-4 above 70
+  }
+}
+
+TEST_CASE("iid: same seed same clips; each epoch a new order of all starts; too short a source is an error", "[sampler][iid]") {
+  const Lengths src({10, 12});  // 3-frame spans: 8 + 10 starts
+  auto run = [&](std::uint64_t seed) {
+    IIDSampler<Frames<2>, Stride<2>> s({.seed = seed, .epochs = 3});
+    ClipContext ctx(src, {.decode = false});
+    std::vector<std::pair<std::size_t, std::int64_t>> out;
+    for (const auto& c : take(s, ctx, 1000)) out.emplace_back(c.video, c.frames.front());
+    return out;
+  };
+  const auto a = run(4), b = run(4), c = run(5);
+  REQUIRE(a.size() == 3 * 18);
+  CHECK(a == b);
+  CHECK(a != c);
+  for (std::size_t e = 0; e < 3; ++e) CHECK(std::set(a.begin() + 18 * e, a.begin() + 18 * (e + 1)).size() == 18);
+  CHECK(!std::equal(a.begin(), a.begin() + 18, a.begin() + 18));
+  // Resumed anywhere, across epochs too: the same continuation, to the same end.
+  for (std::size_t k : {0, 5, 18, 31, 53}) {
+    CAPTURE(k);
+    IIDSampler<Frames<2>, Stride<2>> original({.seed = 4, .epochs = 3});
+    ClipContext ctx(src, {.decode = false});
+    take(original, ctx, k);
+    IIDSampler<Frames<2>, Stride<2>> resumed({.seed = 99, .epochs = 1});  // seed and epochs come from the state
+    resumed.restore(original.state());
+    ClipContext fresh(src, {.decode = false});
+    const auto rest = take(resumed, fresh, 1000);
+    REQUIRE(rest.size() == a.size() - k);
+    for (std::size_t i = 0; i < rest.size(); ++i) REQUIRE(std::pair(rest[i].video, rest[i].frames.front()) == a[k + i]);
+  }
+  IIDSampler<Frames<8>, Stride<2>> too_long;
+  ClipContext ctx(src, {.decode = false});
+  REQUIRE_THROWS_WITH(too_long.next(ctx), Catch::Contains("no video is long enough"));
+}
+
 TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]", (SequentialSampler<Frames<4>, Stride<2>>),
-                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
+                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (IIDSampler<Frames<4>, Stride<2>>),
+                   (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
                    (ReplayBuffer<Capacity<5>, SequentialSampler<Frames<4>, Stride<2>>>)) {
   const Lengths src({70, 35, 90, 44, 51});
   auto make = [] {
-    if constexpr (std::is_same_v<TestType, SequentialSampler<Frames<4>, Stride<2>>>) {
-      return TestType({.seed = 9, .epochs = 0});
-    } else if constexpr (std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>>) {
+    if constexpr (std::is_same_v<TestType, SequentialSampler<Frames<4>, Stride<2>>> ||
+                  std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>> ||
+                  std::is_same_v<TestType, IIDSampler<Frames<4>, Stride<2>>>) {
       return TestType({.seed = 9, .epochs = 0});
     } else if constexpr (std::is_same_v<TestType, MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>>) {
       return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}));
@@ -352,6 +445,8 @@ static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Fra
 static_assert(std::is_same_v<SequentialSampler<Stride<8>>, SequentialSampler<Hop<>, Stride<8>, Frames<16>>>);
 static_assert(std::is_same_v<SequentialSampler<>, SequentialSampler<Frames<16>, Stride<1>, Hop<>>>);
 static_assert(std::is_same_v<RandomSampler<Stride<4>, KeepOrder>, RandomSampler<SegmentSeconds<10>, Frames<16>, Stride<4>, KeepOrder>>);
+static_assert(std::is_same_v<IIDSampler<Stride<4>, Frames<8>>, IIDSampler<Frames<8>, Stride<4>>>);
+static_assert(std::is_same_v<IIDSampler<>, IIDSampler<Frames<16>, Stride<1>>>);
 static_assert(std::is_same_v<ShuffleFrames, Shuffle<true>> && std::is_same_v<KeepOrder, Shuffle<false>>);
 static_assert(
     std::is_same_v<MultiStream<SequentialSampler<Stride<8>>, Streams<4>>, MultiStream<Streams<4>, SequentialSampler<Frames<16>, Stride<8>>>>);

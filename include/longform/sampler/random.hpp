@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
@@ -30,6 +30,7 @@
 #include <longform/sampler/concepts.hpp>
 #include <longform/sampler/context.hpp>
 #include <longform/sampler/detail/common.hpp>
+#include <longform/sampler/detail/corpus_index.hpp>
 #include <longform/sampler/params.hpp>
 
 namespace longform {
@@ -69,15 +70,13 @@ class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S,
   /// @throws config_error naming the video if its frame count or rate is unknown, or a segment is
   ///   shorter than the clip span; if no segment can hold a clip at all.
   std::optional<Clip> next(ClipContext& ctx) {
-    build_table(ctx);
-    const auto total = static_cast<std::uint64_t>(cumulative_.back());
+    build_index(ctx);
+    const auto total = static_cast<std::uint64_t>(segments_.total());
     for (int attempt = 0;; ++attempt) {
       if (options_.epochs > 0 && drawn_ >= options_.epochs * static_cast<std::int64_t>(total)) return std::nullopt;
       SplitMix64 g(detail::mix_seed(options_.seed, 0xc11b, detail::as_uint(drawn_)));
       ++drawn_;
-      const auto k = static_cast<std::int64_t>(detail::uniform_below(g, total));
-      const auto video = static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), k) - cumulative_.begin() - 1);
-      const std::int64_t segment = k - cumulative_[video];
+      const auto [video, segment] = segments_.locate(static_cast<std::int64_t>(detail::uniform_below(g, total)));
       const VideoMeta m = ctx.meta(video);
       const std::int64_t length = segment_frames(m.fps);
       const std::int64_t begin = segment * length, end = std::min(begin + length, m.frames);
@@ -103,16 +102,9 @@ class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S,
   }
 
  private:
-  // cumulative_[v] = segments in videos 0..v-1; cumulative_.back() = all of them.
-  void build_table(ClipContext& ctx) {
-    if (!cumulative_.empty()) return;
-    std::vector<std::int64_t> cumulative{0};
-    for (std::size_t v = 0; v < ctx.size(); ++v) {
-      const VideoMeta m = ctx.meta(v);
-      if (m.frames == 0) {  // empty, or skipped as unreadable (ContextOptions::skip_bad_videos): no segment
-        cumulative.push_back(cumulative.back());
-        continue;
-      }
+  void build_index(ClipContext& ctx) {
+    if (segments_.built()) return;
+    detail::CorpusIndex segments(ctx, [&](std::size_t v, const VideoMeta& m) {
       if (m.frames < 0 || !(m.fps > 0)) {
         throw config_error(ctx.name(v) + ": RandomSampler needs the exact frame count and rate (is the input seekable?)");
       }
@@ -121,17 +113,14 @@ class BasicRandomSampler : detail::sampler_parameters<SamplerOptions, Seg, F, S,
         throw config_error(ctx.name(v) + ": a " + std::to_string(segment_seconds()) + " s segment has " + std::to_string(length) +
                            " frames, fewer than the clip span of " + std::to_string(span()));
       }
-      std::int64_t segments = m.frames / length;
-      if (m.frames % length >= span()) ++segments;
-      cumulative.push_back(cumulative.back() + segments);
-    }
-    if (cumulative.back() == 0)
-      throw config_error("RandomSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
-    cumulative_ = std::move(cumulative);
+      return m.frames / length + (m.frames % length >= span() ? 1 : 0);
+    });
+    if (segments.total() == 0) throw config_error("RandomSampler: no video is long enough for a clip spanning " + std::to_string(span()) + " frames");
+    segments_ = std::move(segments);
   }
 
   std::int64_t drawn_ = 0;
-  std::vector<std::int64_t> cumulative_;
+  detail::CorpusIndex segments_;  // every segment of every video
 };
 
 namespace detail {
