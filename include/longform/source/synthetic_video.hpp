@@ -21,6 +21,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/detail/procedural_source.hpp>
 #include <longform/source/detail/rendered_frames.hpp>
 
 namespace longform {
@@ -125,29 +126,15 @@ class SyntheticReader : public detail::RenderedFrames<SyntheticReader> {
 static_assert(SeekableFrameReader<SyntheticReader>);
 
 /// `options.videos` procedural videos as a `VideoSource`.
-class SyntheticVideo {
+class SyntheticVideo : public detail::ProceduralSource<SyntheticOptions, SyntheticReader> {
  public:
-  using source_concept = source_tag;
-
   /// @throws config_error for non-positive sizes, frame counts or frame rate.
-  explicit SyntheticVideo(SyntheticOptions options = {}) : options_(options) {
+  explicit SyntheticVideo(SyntheticOptions options = {}) : ProceduralSource(options, "SyntheticVideo", "synthetic") {
     if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
         options.shapes < 0) {
       throw config_error("SyntheticVideo: videos, frames, width, height and fps must be positive");
     }
   }
-
-  [[nodiscard]] std::size_t size() const noexcept { return options_.videos; }
-  [[nodiscard]] std::string name(std::size_t i) const { return "synthetic:" + std::to_string(options_.seed) + "/" + std::to_string(i); }
-  [[nodiscard]] SyntheticReader open(std::size_t i) const {
-    if (i >= options_.videos)
-      throw config_error("SyntheticVideo: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));
-    return SyntheticReader(options_, i);
-  }
-  [[nodiscard]] const SyntheticOptions& options() const noexcept { return options_; }
-
- private:
-  SyntheticOptions options_;
 };
 
 static_assert(VideoSource<SyntheticVideo>);
