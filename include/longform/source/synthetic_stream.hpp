@@ -45,15 +45,7 @@ struct SyntheticStreamOptions {
 class SyntheticStreamReader : public detail::RenderedFrames<SyntheticStreamReader> {
  public:
   SyntheticStreamReader(const SyntheticStreamOptions& options, std::size_t video) : options_(options), video_(video) {
-    info_.path = "synthetic-stream:" + std::to_string(options.seed) + "/" + std::to_string(video);
-    info_.width = options.width;
-    info_.height = options.height;
-    info_.fps = options.fps;
-    info_.time_base = {options.fps.den, options.fps.num};
-    info_.codec = "synthetic";
-    info_.frame_count = options.frames;
-    info_.duration = static_cast<double>(options.frames) / options.fps.value();
-    info_.stream_index = 0;
+    info_ = detail::rendered_video_info("synthetic-stream:" + std::to_string(options.seed) + "/" + std::to_string(video), options);
     // The scene boundaries first, from their own generator, so a scene's content does not depend
     // on how many draws the boundaries took.
     SplitMix64 cuts(options.seed * 0x9e3779b97f4a7c15ULL + video * 0x100000001b3ULL + 1);
@@ -104,12 +96,9 @@ static_assert(SeekableFrameReader<SyntheticStreamReader>);
 class SyntheticStream : public detail::ProceduralSource<SyntheticStreamOptions, SyntheticStreamReader> {
  public:
   /// @throws config_error for non-positive sizes, frame counts, scene length or frame rate.
-  explicit SyntheticStream(SyntheticStreamOptions options = {}) : ProceduralSource(options, "SyntheticStream", "synthetic-stream") {
-    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
-        options.scene_frames <= 0 || options.objects < 0) {
-      throw config_error("SyntheticStream: videos, frames, width, height, fps and scene_frames must be positive");
-    }
-  }
+  explicit SyntheticStream(SyntheticStreamOptions options = {})
+      : ProceduralSource(options, "SyntheticStream", "synthetic-stream", options.scene_frames > 0 && options.objects >= 0,
+                         "videos, frames, width, height, fps and scene_frames must be positive") {}
 };
 
 static_assert(VideoSource<SyntheticStream>);
