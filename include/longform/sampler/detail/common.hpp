@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -28,11 +27,8 @@ namespace detail {
 
 /// The permutation of `0..n-1` for `epoch` of a run seeded `seed`.
 inline std::vector<std::size_t> epoch_order(std::uint64_t seed, std::int64_t epoch, std::size_t n) {
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
   SplitMix64 g(mix_seed(seed, 0x5eed, static_cast<std::uint64_t>(epoch)));
-  shuffle(order, g);
-  return order;
+  return shuffled_indices<std::size_t>(n, g);
 }
 
 /// Checks that a state was made by a sampler of kind `kind` with at least `n` values.
