@@ -26,6 +26,7 @@
 #include <longform/core/reflect.hpp>
 #include <longform/core/threads.hpp>
 #include <longform/distributed/env.hpp>
+#include <longform/distributed/process_group.hpp>  // the Pretrainer joins torchrun jobs on c10d
 #include <longform/eval/pretrained.hpp>
 #include <longform/io/ffmpeg_log.hpp>
 #include <longform/objective/any_objective.hpp>

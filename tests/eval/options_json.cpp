@@ -18,8 +18,8 @@
 #include <longform/core/json.hpp>
 #include <longform/core/reflect.hpp>
 #include <longform/data.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/distributed/data_parallel.hpp>
-#include <longform/distributed/process_group.hpp>
 #include <longform/eval.hpp>
 #include <longform/io.hpp>
 #include <longform/objective.hpp>

@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -431,6 +433,33 @@ TEST_CASE("Pretrainer: a checkpoint of another model is refused by name", "[trai
   o.resume = true;
   Pretrainer wider{long_video(), sequential(), NextFrame({.width = 16}), o};
   CHECK_THROWS_AS(wider.run(), checkpoint_error);
+}
+
+// No unit of test_train includes distributed/process_group.hpp: this program has no c10d group.
+TEST_CASE("Pretrainer: a multi-process launch of a program without the c10d group is a config_error naming the include", "[train]") {
+  struct Launch {  // torchrun's variables for rank 0 of 2, removed again at the end of the case
+    Launch() {
+      for (const auto& [name, value] : variables) setenv(name, value, 1);
+    }
+    ~Launch() {
+      for (const auto& [name, value] : variables) unsetenv(name);
+    }
+    std::vector<std::pair<const char*, const char*>> variables{
+        {"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29511"}};
+  } launch;
+  PretrainerOptions o{.steps = 1, .batch = 2, .size = 24, .progress = false, .dist_timeout_s = 5};
+  Pretrainer refused{long_video(), sequential(), fresh_objective(), o};
+  try {
+    refused.run();
+    FAIL("trained although WORLD_SIZE=2 and no c10d group is installed");
+  } catch (const config_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("multi-process training needs #include <longform/distributed/process_group.hpp> in one translation unit"));
+  }
+  // Told to stay alone, it trains in one process under the same variables.
+  o.distributed = false;
+  Pretrainer alone{long_video(), sequential(), fresh_objective(), o};
+  CHECK(alone.run().last_step == 1);
+  CHECK(alone.world_size() == 1);
 }
 
 TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", "[train]") {

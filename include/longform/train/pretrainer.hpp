@@ -43,7 +43,11 @@
 ///
 /// Data parallelism. Launched as N processes with torchrun's variables (`WORLD_SIZE` > 1, see
 /// distributed/env.hpp; `options.distributed` turns it off), a Pretrainer joins the job through
-/// c10d (distributed/process_group.hpp: Gloo on CPU, NCCL on `cuda:LOCAL_RANK`), and:
+/// c10d (Gloo on CPU, NCCL on `cuda:LOCAL_RANK`) when one translation unit of the program has
+/// `#include <longform/distributed/process_group.hpp>` (or `<longform/distributed.hpp>`, or
+/// `<longform/longform.hpp>`) and, with CMake, links `longform::distributed`. This header includes
+/// no c10d: a program without that include compiles faster, and refuses such a launch with a
+/// `config_error` saying what to include. In the job, each rank:
 /// - reads only its shard of the source (`Sharded`: videos `rank, rank + N, …`), with `batch`
 ///   clips per rank and step (the global batch is N·batch);
 /// - starts from rank 0's weights and buffers (`broadcast_state`), and averages gradients over
@@ -94,9 +98,9 @@
 #include <longform/core/error.hpp>
 #include <longform/core/telemetry.hpp>
 #include <longform/core/threads.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/distributed/data_parallel.hpp>
 #include <longform/distributed/env.hpp>
-#include <longform/distributed/process_group.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/pipeline/batch.hpp>
 #include <longform/pipeline/prefetch.hpp>
@@ -263,7 +267,7 @@ class Pretrainer {
     if (env && device_.is_cuda() && !device_.has_index()) device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank));
     if (env) {
       const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options_.dist_timeout_s * 1000));
-      group_ = std::make_shared<ProcessGroup>(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
+      group_ = join_collective(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
     }
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
     if (options_.threads > 0) ThreadBudget::plan(static_cast<int>(options_.threads), 1).apply();
@@ -496,7 +500,7 @@ class Pretrainer {
   std::int64_t step_ = 0;
   std::optional<SamplerState> resume_;
   RunCheckpoint checkpoint_;
-  std::shared_ptr<ProcessGroup> group_;       // data parallel only
+  std::shared_ptr<Collective> group_;         // data parallel only
   std::unique_ptr<GradientReducer> reducer_;  // data parallel only
 };
 
