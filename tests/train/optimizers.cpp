@@ -279,7 +279,7 @@ TEST_CASE("Orthogonal: the average starts again when a batch brings a video the 
   CHECK(reached);
 }
 
-TEST_CASE("Orthogonal composes with AdamW, SGD and RMSProp, as a type or by the options; other optimizers are refused", "[train][optimizer]") {
+TEST_CASE("Orthogonal composes with AdamW, SGD and RMSProp, as a type or by the options, and refuses other optimizers", "[train][optimizer]") {
   STATIC_REQUIRE(OptimizerPolicy<Orthogonal<AdamW>>);
   STATIC_REQUIRE(OptimizerPolicy<Orthogonal<SGD>>);
   STATIC_REQUIRE(OptimizerPolicy<Orthogonal<RMSProp>>);
