@@ -480,6 +480,9 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   bad({.steps = 10, .warmup_steps = 11}, "warmup_steps");
   bad({.beta2 = 1.0}, "beta2");
   bad({.grad_clip = -1}, "grad_clip");
+  bad({.update_every = 0}, "update_every");
+  bad({.rms_alpha = 1.0}, "rms_alpha");
+  bad({.orthogonal_beta = -0.1}, "orthogonal_beta");
   bad({.device = "tpu"}, "device");
   bad({.resume = true}, "resume");
   bad({.dist_timeout_s = 0}, "dist_timeout_s");
@@ -492,7 +495,7 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 28);
+  CHECK(json.size() == 32);
   CHECK(json["decode_workers"] == 0);
   CHECK(json["dist_timeout_s"] == 300);
 }
