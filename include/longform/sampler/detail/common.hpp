@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Helpers shared by the built-in samplers: seeded epoch orders, state packing (seed mixing and
-/// shuffles: core/splitmix.hpp), and the clips that samplers which emit a clip later remember.
+/// shuffles: core/splitmix.hpp), nested states, and the clips a sampler keeps to emit later
+/// (indices in its state, decoded again when emitted after a restore).
 // IWYU pragma: private, include <longform/sampler.hpp>
 #pragma once
 
