@@ -62,7 +62,9 @@ longform::cli::SamplerArgs sampler_args(const PretrainArgs& a) {
           .streams = a.streams,
           .capacity = a.capacity,
           .seed = a.options.seed,
-          .epochs = 0};  // endless: the step count ends the run
+          .epochs = 0,  // endless: the step count ends the run
+          .batch = a.options.batch,
+          .replay = a.replay};
 }
 
 // --- the objectives --------------------------------------------------------------------------
@@ -259,6 +261,7 @@ void add_pretrain_command(CLI::App& app) {
   flag("size", cmd->add_option("--size", o.size, "Clip side (short side scaled, center crop)")->check(CLI::PositiveNumber));
   cmd->add_option("--streams", a->streams, "multistream: parallel streams")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--capacity", a->capacity, "replay: clips in the buffer")->check(CLI::PositiveNumber)->capture_default_str();
+  longform::cli::add_replay_options(cmd, a->replay);
   cmd->add_option("--segment-seconds", a->segment_seconds, "random: segment length (s)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--mask-ratio", a->mask_ratio, "videomae: masked share of positions (paper 0.5)")->capture_default_str();
   cmd->add_option("--queue-size", a->queue_size, "moco: negatives in the queue")->check(CLI::PositiveNumber)->capture_default_str();

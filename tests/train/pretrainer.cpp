@@ -48,6 +48,10 @@ using Replay = ReplayBuffer<Capacity<dynamic>, Sequential>;
 SyntheticVideo long_video() { return SyntheticVideo({.seed = 7, .videos = 2, .frames = 2000, .width = 48, .height = 40}); }
 Sequential sequential() { return Sequential({.seed = 3, .epochs = 0}); }
 Replay replay() { return Replay(6, sequential(), 11); }
+// Replayed clips beside stream ones, held back where they are neighbours of one in the batch.
+using TwoTier = TwoTierReplay<ShortTerm<4>, LongTerm<16>, Batch<2>, Fresh<1>, Sequential>;
+using Storyboard = Dedup<Gap<16>, Batch<2>, TwoTier>;
+Storyboard storyboard() { return Storyboard(TwoTier(sequential(), TwoTierReplayOptions{.seed = 5})); }
 
 PretrainerOptions tiny_options(const std::filesystem::path& dir) {
   return {.steps = 20,
@@ -217,6 +221,7 @@ TEST_CASE("Pretrainer: CTAD picks the policies from the arguments", "[train]") {
 TEST_CASE("Pretrainer: a run stopped at step 10 of 20 and resumed reproduces the losses bit for bit", "[train]") {
   SECTION("sequential sampler") { check_exact_resume("sequential", sequential()); }
   SECTION("replay buffer over a sequential sampler") { check_exact_resume("replay", replay()); }
+  SECTION("de-duplicated two-tier replay over a sequential sampler") { check_exact_resume("storyboard", storyboard()); }
 }
 
 TEST_CASE("Pretrainer: resume with SGD continues the momentum buffers", "[train]") {
