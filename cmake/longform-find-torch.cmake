@@ -79,7 +79,8 @@ endif()
 # not the Gloo headers it includes (Debian: libgloo-dev; only the headers are used, the code is in
 # libtorch_cpu), and ProcessGroupNCCL.hpp needs nccl.h (the wheel's nvidia/nccl) and a CUDA
 # LibTorch. LibTorch's headers compile those classes only under USE_C10D_GLOO / USE_C10D_NCCL;
-# without them longform still builds and reports the missing backend when asked for it.
+# without them longform still builds and reports the missing backend when asked for it. Only
+# longform::distributed links this target: longform::longform alone compiles no c10d.
 if(NOT TARGET longform::c10d)
   add_library(longform::c10d INTERFACE IMPORTED GLOBAL)
   if(LONGFORM_VENDOR_DIR)  # a vendored build (scripts/gpu-check) takes no header from the system

@@ -45,7 +45,8 @@ function(longform_add_compile_fail_test file)
   string(REGEX REPLACE "^// expected-error: *" "" regex "${first}")
   set(target compile_fail_${stem})
   add_library(${target} OBJECT EXCLUDE_FROM_ALL ${file})
-  target_link_libraries(${target} PRIVATE longform::longform)
+  target_link_libraries(${target} PRIVATE longform_dev)
+  longform_use_torch_pch(${target})
   add_test(NAME compile_fail.${stem}
     COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${target})
   set_tests_properties(compile_fail.${stem} PROPERTIES

@@ -46,6 +46,7 @@ struct ClipsArgs {
   std::uint64_t seed = 0;
   bool no_shuffle = false, decode = false;
   std::int64_t size = 224, batch = 8, prefetch = 4, threads = 0;
+  longform::cli::ReplayArgs replay;   // storyboard sizes, --dedup-gap
   int workers = 0;                    // --decode-workers; 0: the thread budget's
   std::string decode_device = "cpu";  // --decode-device: cpu, cuda, cuda:N (NVDEC; CPU if unavailable)
   bool forward_only = false;          // an input is standard input, a pipe or a live URL
@@ -181,7 +182,9 @@ void run(const ClipsArgs& a) {
                                                      .streams = a.streams,
                                                      .capacity = a.capacity,
                                                      .seed = a.seed,
-                                                     .epochs = a.epochs});
+                                                     .epochs = a.epochs,
+                                                     .batch = a.batch,
+                                                     .replay = a.replay});
   const auto telemetry = std::make_shared<Telemetry>();
   try {
     if (a.decode) {
@@ -213,6 +216,7 @@ void add_clips_command(CLI::App& app) {
   cmd->add_flag("--no-shuffle", a->no_shuffle, "random: keep frames in temporal order");
   cmd->add_option("--streams", a->streams, "multistream: B parallel streams")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--capacity", a->capacity, "replay: clips in the shuffle buffer")->check(CLI::PositiveNumber)->capture_default_str();
+  longform::cli::add_replay_options(cmd, a->replay);
   cmd->add_option("--epochs", a->epochs, "passes over the videos; 0 = endless")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--seed", a->seed, "sampler seed")->capture_default_str();
   cmd->add_option("--limit", a->limit, "stop after this many clips; 0 = no limit")->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -26,6 +26,7 @@
 #include <longform/core/reflect.hpp>
 #include <longform/core/threads.hpp>
 #include <longform/distributed/env.hpp>
+#include <longform/distributed/process_group.hpp>  // the Pretrainer joins torchrun jobs on c10d
 #include <longform/eval/pretrained.hpp>
 #include <longform/io/ffmpeg_log.hpp>
 #include <longform/objective/any_objective.hpp>
@@ -61,7 +62,9 @@ longform::cli::SamplerArgs sampler_args(const PretrainArgs& a) {
           .streams = a.streams,
           .capacity = a.capacity,
           .seed = a.options.seed,
-          .epochs = 0};  // endless: the step count ends the run
+          .epochs = 0,  // endless: the step count ends the run
+          .batch = a.options.batch,
+          .replay = a.replay};
 }
 
 // --- the objectives --------------------------------------------------------------------------
@@ -258,6 +261,7 @@ void add_pretrain_command(CLI::App& app) {
   flag("size", cmd->add_option("--size", o.size, "Clip side (short side scaled, center crop)")->check(CLI::PositiveNumber));
   cmd->add_option("--streams", a->streams, "multistream: parallel streams")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--capacity", a->capacity, "replay: clips in the buffer")->check(CLI::PositiveNumber)->capture_default_str();
+  longform::cli::add_replay_options(cmd, a->replay);
   cmd->add_option("--segment-seconds", a->segment_seconds, "random: segment length (s)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--mask-ratio", a->mask_ratio, "videomae: masked share of positions (paper 0.5)")->capture_default_str();
   cmd->add_option("--queue-size", a->queue_size, "moco: negatives in the queue")->check(CLI::PositiveNumber)->capture_default_str();
@@ -274,11 +278,18 @@ void add_pretrain_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--config", a->config, "JSON object of PretrainerOptions members; flags given too override it")->check(CLI::ExistingFile);
   flag("steps", cmd->add_option("--steps", o.steps, "Optimizer steps")->check(CLI::PositiveNumber));
-  flag("batch", cmd->add_option("--batch", o.batch, "Clips per step")->check(CLI::PositiveNumber));
+  flag("batch", cmd->add_option("--batch", o.batch, "Clips per batch")->check(CLI::PositiveNumber));
+  flag("update_every",
+       cmd->add_option("--update-every", o.update_every, "Batches per optimizer step, their gradients averaged (--steps counts optimizer steps)")
+           ->check(CLI::PositiveNumber));
   flag("lr", cmd->add_option("--lr", o.lr, "Peak learning rate"));
   flag("warmup_steps", cmd->add_option("--warmup-steps", o.warmup_steps, "Linear warmup steps, then cosine decay"));
   flag("weight_decay", cmd->add_option("--weight-decay", o.weight_decay, "Weight decay"));
   flag("grad_clip", cmd->add_option("--grad-clip", o.grad_clip, "Max gradient norm (0 = off)"));
+  flag("rms_alpha", cmd->add_option("--rms-alpha", o.rms_alpha, "rmsprop: decay of the squared-gradient average"));
+  flag("orthogonal",
+       cmd->add_flag("--orthogonal", o.orthogonal, "Step on the gradients' part orthogonal to their moving average, reset at each new video"));
+  flag("orthogonal_beta", cmd->add_option("--orthogonal-beta", o.orthogonal_beta, "--orthogonal: decay of the gradients' moving average"));
   flag("device", cmd->add_option("--device", o.device, "cpu | cuda | cuda:N"));
   flag("seed", cmd->add_option("--seed", o.seed, "Seed of sampler, objective and LibTorch's generators"));
   flag("checkpoint_every", cmd->add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps (0 = at the end only)"));

@@ -13,6 +13,8 @@
 #include <longform/core/reflect.hpp>
 #include <longform/train/options.hpp>
 
+#include "samplers.hpp"
+
 namespace longform::cli {
 
 /// Everything `longform pretrain` is told. The members a config sets by name are reflected (below).
@@ -24,6 +26,7 @@ struct PretrainArgs {
   std::int64_t stop_at = 0;  // pause after this step (checkpointed); --resume continues the same run
   std::int64_t frames = 16, stride = 4;
   std::int64_t streams = 4, capacity = 32, queue_size = 4096;
+  ReplayArgs replay;  // storyboard sizes, --dedup-gap
   double segment_seconds = 10, mask_ratio = 0.9;
   double flip_p = 0.5;                    // moco: horizontal flip probability of each view
   std::string distill_target = "logits";  // distill: match the teacher's logits, or its pooled features

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Everything: sources, samplers, transforms, pipelines, backbones, objectives, the `Pretrainer`,
+/// multi-process training on c10d (link `longform::distributed` for its Gloo and NCCL backends),
 /// evaluation. One include for programs that do not count their compile time; the family headers
 /// (`<longform/sampler.hpp>`, `<longform/pipeline.hpp>`, …) and single headers compile faster.
 /// Without FFmpeg's headers (a build with LONGFORM_WITH_FFMPEG=OFF) it leaves out the decoding
@@ -15,6 +16,7 @@
 #include <longform/backbone/x3d.hpp>
 #include <longform/core/retain_memory.hpp>
 #include <longform/core/threads.hpp>
+#include <longform/distributed.hpp>
 #include <longform/objective.hpp>
 #include <longform/pipeline.hpp>
 #include <longform/sampler.hpp>

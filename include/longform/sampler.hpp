@@ -12,18 +12,25 @@
 ///    stream: decorrelates consecutive clips at the cost of C clips of memory.
 /// 5. `IIDSampler<Frames<T>, Stride<τ>>` — the i.i.d. reference: clips uniformly over every clip
 ///    start of the whole source, a shuffled epoch at a time, frames in order. Seeks.
+/// 6. `TwoTierReplay<ShortTerm<S>, LongTerm<L>, Batch<B>, Fresh<F>, Sampler>` — replay with reuse
+///    (Memory Storyboard): F stream clips per batch of B, the rest drawn again from a FIFO of the
+///    last S clips and a reservoir of L older ones, kept as indices and decoded again.
+/// 7. `Dedup<Gap<G>, Batch<B>, Sampler>` — no two clips of a batch within G frames in one video:
+///    holds back clips that would be, over a source that mixes videos (3, 6).
 ///
 /// Parameters go in any order and each has a default (`SequentialSampler<Stride<8>>`: 16 frames
-/// 8 apart, back to back); the counts of 3 and 4 are required. Every parameter has a static form
+/// 8 apart, back to back); the counts of 3 to 6 are required. Every parameter has a static form
 /// (`Stride<4>`) and a run-time twin (`Stride<dynamic>{4}`), given to the constructor in any order.
 #pragma once
 
 #include <longform/sampler/any_sampler.hpp>
 #include <longform/sampler/concepts.hpp>
 #include <longform/sampler/context.hpp>
+#include <longform/sampler/dedup.hpp>
 #include <longform/sampler/iid.hpp>
 #include <longform/sampler/multistream.hpp>
 #include <longform/sampler/params.hpp>
 #include <longform/sampler/random.hpp>
 #include <longform/sampler/replay_buffer.hpp>
 #include <longform/sampler/sequential.hpp>
+#include <longform/sampler/two_tier_replay.hpp>

@@ -313,7 +313,7 @@ TEST_CASE("Sharded: ranks get disjoint videos that together are all of them", "[
   CHECK_THROWS_WITH(list.shard(3, 4), Catch::Contains("VideoList::shard: rank 3 of 4 gets no video"));
 }
 
-TEST_CASE("ProcessGroup: one rank, and a rendezvous nobody serves fails with the address", "[distributed]") {
+TEST_CASE("ProcessGroup: one rank, joined as the installed Collective, and a rendezvous nobody serves fails with the address", "[distributed]") {
   const int port = free_port();
   {
     ProcessGroup alone(DistributedEnv{.rank = 0, .world_size = 1, .master_port = static_cast<std::uint16_t>(port)},
@@ -326,6 +326,13 @@ TEST_CASE("ProcessGroup: one rank, and a rendezvous nobody serves fails with the
     const auto gathered = alone.all_gather(std::vector<std::int64_t>{5, -1, 7});
     REQUIRE(gathered.size() == 1);
     CHECK(gathered[0] == std::vector<std::int64_t>{5, -1, 7});
+  }
+  // Including process_group.hpp installed c10d as what a Pretrainer joins.
+  {
+    const auto joined = join_collective(DistributedEnv{.rank = 0, .world_size = 1, .master_port = static_cast<std::uint16_t>(free_port())},
+                                        {.timeout = std::chrono::seconds(10)});
+    CHECK(dynamic_cast<const ProcessGroup*>(joined.get()) != nullptr);
+    CHECK(joined->size() == 1);
   }
   // Rank 1 of 2 with no rank 0 anywhere: a distributed_error naming the rendezvous, after the timeout.
   try {

@@ -18,8 +18,8 @@
 #include <longform/core/json.hpp>
 #include <longform/core/reflect.hpp>
 #include <longform/data.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/distributed/data_parallel.hpp>
-#include <longform/distributed/process_group.hpp>
 #include <longform/eval.hpp>
 #include <longform/io.hpp>
 #include <longform/objective.hpp>
@@ -57,8 +57,8 @@ void round_trips(const T& value) {
 
 }  // namespace
 
-static_assert(member_names<PretrainerOptions>.size() == 28);
-static_assert(member_names<PretrainerOptions>[0] == "steps" && member_names<PretrainerOptions>[27] == "dist_bucket_mib");
+static_assert(member_names<PretrainerOptions>.size() == 32);
+static_assert(member_names<PretrainerOptions>[0] == "steps" && member_names<PretrainerOptions>[31] == "dist_bucket_mib");
 static_assert(type_name<PretrainerOptions> == "PretrainerOptions");
 static_assert(member_of<PretrainerOptions>("grad_clip").name() == "grad_clip");
 static_assert(enum_name(OptimizerKind::sgd) == "sgd" && enum_name(X3DOutput::features) == "features");
@@ -67,6 +67,7 @@ TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration orde
   const PretrainerOptions defaults;
   const PretrainerOptions o{.steps = 7,
                             .batch = 3,
+                            .update_every = 2,
                             .size = 64,
                             .optimizer = OptimizerKind::sgd,
                             .lr = 0.25,
@@ -76,6 +77,9 @@ TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration orde
                             .beta1 = 0.8,
                             .beta2 = 0.95,
                             .momentum = 0.7,
+                            .rms_alpha = 0.9,
+                            .orthogonal = true,
+                            .orthogonal_beta = 0.5,
                             .grad_clip = 1.5,
                             .bf16 = false,
                             .channels_last = true,
@@ -94,7 +98,7 @@ TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration orde
                             .dist_timeout_s = 12.5,
                             .dist_bucket_mib = 0.75};
   const std::string text = to_json(o);
-  CHECK(text.starts_with(R"({"steps":7,"batch":3,"size":64,"optimizer":"sgd","lr":0.25,)"));
+  CHECK(text.starts_with(R"({"steps":7,"batch":3,"update_every":2,"size":64,"optimizer":"sgd","lr":0.25,)"));
   const auto back = from_json<PretrainerOptions>(json::parse(text));
   int members = 0;
   for_each_member(o, [&](std::string_view name, const auto& value) {
@@ -109,7 +113,7 @@ TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration orde
         if (other == name) CHECK(value == read);
     });
   });
-  CHECK(members == 28);
+  CHECK(members == 32);
   // nlohmann's own conversions reach the same functions.
   const json j = o;
   CHECK(j["optimizer"] == "sgd");
@@ -124,7 +128,7 @@ TEST_CASE("JSON: every PretrainerOptions member round-trips, in declaration orde
 TEST_CASE("JSON: unknown keys, wrong types and values out of range are refused by name", "[json]") {
   PretrainerOptions o;
   const std::string unknown = refusal([&] { from_json(json{{"lr", 0.001}, {"min-lr", 0}}, o); });
-  CHECK(unknown.starts_with("unknown key 'min-lr' in PretrainerOptions (accepted: steps, batch, size, optimizer, lr, min_lr,"));
+  CHECK(unknown.starts_with("unknown key 'min-lr' in PretrainerOptions (accepted: steps, batch, update_every, size, optimizer, lr, min_lr,"));
   CHECK(unknown.ends_with("dist_timeout_s, dist_bucket_mib)"));
   CHECK(refusal([&] { from_json(json{{"lr", "x"}}, o); }) == R"(PretrainerOptions::lr: expected a number, got "x")");
   CHECK(refusal([&] { from_json(json{{"steps", 1.5}}, o); }) == "PretrainerOptions::steps: expected an integer, got 1.5");
@@ -135,7 +139,8 @@ TEST_CASE("JSON: unknown keys, wrong types and values out of range are refused b
         "ReaderOptions::threads: expected an integer from -2147483648 to 2147483647, got 4294967296");
   CHECK(refusal([&] { from_json(json{{"bf16", 1}}, o); }) == "PretrainerOptions::bf16: expected true or false, got 1");
   CHECK(refusal([&] { from_json(json{{"device", nullptr}}, o); }) == "PretrainerOptions::device: expected a string, got null");
-  CHECK(refusal([&] { from_json(json{{"optimizer", "adam"}}, o); }) == R"(PretrainerOptions::optimizer: expected one of adamw, sgd, got "adam")");
+  CHECK(refusal([&] { from_json(json{{"optimizer", "adam"}}, o); }) ==
+        R"(PretrainerOptions::optimizer: expected one of adamw, sgd, rmsprop, got "adam")");
   CHECK(refusal([&] { from_json(json::array({1, 2}), o); }) == "PretrainerOptions: expected an object, got [1,2]");
   CHECK(o.lr == PretrainerOptions{}.lr);  // all or nothing: "lr" came before "min-lr" and was not kept
   // Nested structs, arrays and enums of other options.

@@ -11,8 +11,10 @@ struct Seen {
   const char* version;
   const void* sample;  // an inline constexpr function object
   const void* batch;
-  std::int64_t span;   // a sampler built in that unit
-  std::int64_t width;  // an inline function
+  std::int64_t span;         // a sampler built in that unit
+  std::int64_t width;        // an inline function
+  const void* factory_slot;  // the inline variable distributed/process_group.hpp installs c10d into
+  bool c10d_installed;       // before main, whichever unit initialized it
 };
 
 Seen seen_by_first();

@@ -299,6 +299,19 @@ TEST_CASE("a run checkpointed with one W resumes with another onto the same clip
   require_same(with_one, all_clips(one, sampler, 4, with_one[4].resume), 5);
 }
 
+TEST_CASE("decode workers: replayed and held-back clips are the same for W = 1 and 2, and resume across W", "[pipeline][workers][videos]") {
+  // With one thread the sampler decodes, keeps held-back clips decoded and seeks back for replays;
+  // with workers it sees indices only and the workers decode. The clips must not tell.
+  using Story = TwoTierReplay<ShortTerm<4>, LongTerm<16>, Batch<4>, Fresh<2>, SequentialSampler<Frames<8>, Stride<4>>>;
+  const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
+  const Dedup<Gap<40>, Batch<4>, Story> sampler(Story(SequentialSampler<Frames<8>, Stride<4>>({.seed = 2}), TwoTierReplayOptions{.seed = 3}));
+  const auto with_one = all_clips(one, sampler, 1);
+  REQUIRE(with_one.size() > 30);
+  require_same(with_one, all_clips(one, sampler, 2));
+  require_same(with_one, all_clips(one, sampler, 2, with_one[9].resume), 10);
+  require_same(with_one, all_clips(one, sampler, 1, with_one[17].resume), 18);
+}
+
 TEST_CASE("decode workers prepare clips where they decode them, to the same floats for W = 1, 2, 4", "[pipeline][workers][videos]") {
   const VideoList one({test::video("vtest_h264.mp4")}, {.threads = 1, .short_side = 64});
   const SequentialSampler<Frames<8>, Stride<4>> sampler({.seed = 2});

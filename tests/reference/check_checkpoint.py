@@ -51,7 +51,7 @@ def state(ckpt, expect):
     for k, v in want.items():
         check(c["model"][k].dtype == v.dtype and torch.equal(c["model"][k], v), f"model[{k!r}] differs")
     opt = c["optimizer"]
-    check(set(opt) == {"type", "state", "param_groups"}, f"optimizer keys {sorted(opt)}")
+    check(set(opt) - {"orthogonal"} == {"type", "state", "param_groups"}, f"optimizer keys {sorted(opt)}")
     n = sum(len(g["params"]) for g in opt["param_groups"])
     check([i for g in opt["param_groups"] for i in g["params"]] == list(range(n)), "param indices")
     check(len(opt["state"]) > 0 and all(isinstance(i, int) and 0 <= i < n for i in opt["state"]), "state keys")
@@ -60,8 +60,20 @@ def state(ckpt, expect):
             check(isinstance(s["step"], int) and s["exp_avg"].shape == s["exp_avg_sq"].shape, "Adam state")
         g = opt["param_groups"][0]
         check(isinstance(g["lr"], float) and len(g["betas"]) == 2 and isinstance(g["amsgrad"], bool), "Adam group")
+    elif opt["type"] == "RMSprop":
+        for s in opt["state"].values():
+            check(isinstance(s["step"], int) and s["square_avg"].dim() >= 1, "RMSprop state")
+        g = opt["param_groups"][0]
+        check(isinstance(g["alpha"], float) and g["momentum"] == 0.0 and isinstance(g["centered"], bool), "RMSprop group")
     else:
         check(opt["type"] == "SGD" and all("momentum_buffer" in s for s in opt["state"].values()), "SGD state")
+    if "orthogonal" in opt:
+        o = opt["orthogonal"]
+        check(isinstance(o["beta"], float) and all(isinstance(v, int) for v in o["videos"]), "orthogonal beta, videos")
+        check(set(o["averages"]) == set(opt["state"]), "orthogonal averages: one per parameter with state")
+        for i, average in o["averages"].items():
+            moment = next(t for t in opt["state"][i].values() if isinstance(t, torch.Tensor))
+            check(average.shape == moment.shape, f"orthogonal average {i} is not of its parameter's shape")
     print(f"check_checkpoint: state OK: step {c['step']}, {len(c['model'])} model tensors, "
           f"{opt['type']} with state for {len(opt['state'])} of {n} parameters")
 

@@ -3,6 +3,7 @@
 // seeded order, the i.i.d. reference's coverage and uniformity, exact resume, and the parameters'
 // static/dynamic forms.
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -306,20 +307,31 @@ TEST_CASE("iid: same seed same clips; each epoch a new order of all starts; too 
   REQUIRE_THROWS_WITH(too_long.next(ctx), Catch::Contains("no video is long enough"));
 }
 
-TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]", (SequentialSampler<Frames<4>, Stride<2>>),
-                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (IIDSampler<Frames<4>, Stride<2>>),
-                   (MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>),
-                   (ReplayBuffer<Capacity<5>, SequentialSampler<Frames<4>, Stride<2>>>)) {
+using Seq42 = SequentialSampler<Frames<4>, Stride<2>>;
+using Storyboard42 = TwoTierReplay<ShortTerm<3>, LongTerm<5>, Batch<4>, Fresh<2>, Seq42>;
+using DedupStreams42 = Dedup<Gap<10>, Batch<4>, MultiStream<Streams<2>, Seq42>>;
+using DedupStoryboard42 = Dedup<Gap<12>, Batch<4>, Storyboard42>;
+
+TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]", Seq42,
+                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (IIDSampler<Frames<4>, Stride<2>>), (MultiStream<Streams<3>, Seq42>), (ReplayBuffer<Capacity<5>, Seq42>),
+                   Storyboard42, DedupStreams42, DedupStoryboard42) {
   const Lengths src({70, 35, 90, 44, 51});
   auto make = [] {
-    if constexpr (std::is_same_v<TestType, SequentialSampler<Frames<4>, Stride<2>>> ||
-                  std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>> ||
-                  std::is_same_v<TestType, IIDSampler<Frames<4>, Stride<2>>>) {
+    if constexpr (std::is_same_v<TestType, Seq42>) {
       return TestType({.seed = 9, .epochs = 0});
-    } else if constexpr (std::is_same_v<TestType, MultiStream<Streams<3>, SequentialSampler<Frames<4>, Stride<2>>>>) {
-      return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}));
+    } else if constexpr (std::is_same_v<TestType, RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>> ||
+                         std::is_same_v<TestType, IIDSampler<Frames<4>, Stride<2>>>) {
+      return TestType({.seed = 9, .epochs = 0});
+    } else if constexpr (std::is_same_v<TestType, MultiStream<Streams<3>, Seq42>>) {
+      return TestType(Seq42({.seed = 9, .epochs = 0}));
+    } else if constexpr (std::is_same_v<TestType, ReplayBuffer<Capacity<5>, Seq42>>) {
+      return TestType(Seq42({.seed = 9, .epochs = 0}), 4);
+    } else if constexpr (std::is_same_v<TestType, Storyboard42>) {
+      return TestType(Seq42({.seed = 9, .epochs = 0}), TwoTierReplayOptions{.seed = 4});
+    } else if constexpr (std::is_same_v<TestType, DedupStreams42>) {
+      return TestType(MultiStream<Streams<2>, Seq42>(Seq42({.seed = 9, .epochs = 0})));
     } else {
-      return TestType(SequentialSampler<Frames<4>, Stride<2>>({.seed = 9, .epochs = 0}), 4);
+      return TestType(Storyboard42(Seq42({.seed = 9, .epochs = 0}), TwoTierReplayOptions{.seed = 4}));
     }
   };
   for (std::size_t skip : {0, 1, 13, 37}) {
@@ -391,6 +403,207 @@ TEST_CASE("replay buffer: emits every inner clip once, shuffled within the capac
   CHECK(moved > 30);
 }
 
+namespace {
+
+using ClipKey = std::pair<std::size_t, std::vector<std::int64_t>>;  // video, frame indices
+ClipKey key(const Clip& c) { return {c.video, c.frames}; }
+
+// The batches (groups of `b` from the first clip) in which two clips of one video start fewer
+// than `gap` frames apart.
+std::size_t batches_breaking_gap(const std::vector<Clip>& clips, std::size_t b, std::int64_t gap) {
+  std::size_t broken = 0;
+  for (std::size_t g = 0; g + b <= clips.size(); g += b) {
+    bool ok = true;
+    for (std::size_t i = g; i < g + b; ++i) {
+      for (std::size_t j = i + 1; j < g + b; ++j) {
+        const auto a = *std::min_element(clips[i].frames.begin(), clips[i].frames.end());
+        const auto c = *std::min_element(clips[j].frames.begin(), clips[j].frames.end());
+        if (clips[i].video == clips[j].video && std::abs(a - c) < gap) ok = false;
+      }
+    }
+    broken += ok ? 0 : 1;
+  }
+  return broken;
+}
+
+}  // namespace
+
+TEST_CASE("two-tier replay: the reservoir holds every clip that left the FIFO with probability L/n", "[sampler][replay2]") {
+  // One fresh clip per batch of one: each stream clip enters the FIFO at once, and the one it
+  // pushes out is offered to the reservoir. After 40 clips the FIFO holds the last 4, and each of
+  // the 36 older ones is in the 6-clip reservoir with probability 6/36, whatever the seed.
+  const Lengths src({200, 200});
+  using Seq4 = SequentialSampler<Frames<4>>;
+  using Memory = TwoTierReplay<ShortTerm<dynamic>, LongTerm<dynamic>, Batch<1>, Fresh<1>, Seq4>;
+  constexpr int seeds = 2000, n = 40, S = 4, L = 6;
+  ClipContext ctx(src, {.decode = false});
+  std::vector<Clip> stream;
+  {
+    Seq4 plain({.seed = 3});
+    stream = take(plain, ctx, n);
+  }
+  std::map<ClipKey, std::size_t> order;
+  for (std::size_t i = 0; i < stream.size(); ++i) order[key(stream[i])] = i;
+  std::vector<int> inclusions(n, 0);
+  for (int seed = 0; seed < seeds; ++seed) {
+    Memory memory(ShortTerm<dynamic>{S}, LongTerm<dynamic>{L}, Seq4({.seed = 3}), TwoTierReplayOptions{.seed = static_cast<std::uint64_t>(seed)});
+    const auto got = take(memory, ctx, n);
+    REQUIRE(got.size() == static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(key(got[i]) == key(stream[i]));  // B = F: the stream itself
+    REQUIRE(memory.offered() == n - S);
+    REQUIRE(memory.short_term_memory().size() == static_cast<std::size_t>(S));
+    for (std::size_t i = 0; i < S; ++i) REQUIRE(key(memory.short_term_memory()[i]) == key(stream[n - S + i]));
+    REQUIRE(memory.long_term_memory().size() == static_cast<std::size_t>(L));
+    std::set<std::size_t> kept;
+    for (const auto& c : memory.long_term_memory()) kept.insert(order.at(key(c)));
+    REQUIRE(kept.size() == static_cast<std::size_t>(L));  // L different clips
+    for (const auto i : kept) {
+      REQUIRE(i < static_cast<std::size_t>(n - S));  // never one still in the FIFO
+      ++inclusions[i];
+    }
+  }
+  const double expected = seeds * static_cast<double>(L) / (n - S);  // 333, sd 17
+  for (int i = 0; i < n - S; ++i) {
+    CAPTURE(i);
+    CHECK(inclusions[static_cast<std::size_t>(i)] > 0.8 * expected);
+    CHECK(inclusions[static_cast<std::size_t>(i)] < 1.2 * expected);
+  }
+}
+
+TEST_CASE("two-tier replay: F stream clips per batch, the rest reused from the memory, never the batch's own", "[sampler][replay2]") {
+  const Lengths src({120, 90, 150});
+  using Story = TwoTierReplay<ShortTerm<3>, LongTerm<8>, Fresh<2>, Batch<6>, Seq42>;
+  constexpr std::size_t B = 6, F = 2, S = 3;
+  Seq42 plain({.seed = 5, .epochs = 0});
+  Story story(Seq42({.seed = 5, .epochs = 0}), TwoTierReplayOptions{.seed = 8});
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false});
+  const auto stream = take(plain, a, 400);
+  std::size_t fresh = 0, replays = 0;
+  std::map<ClipKey, int> replayed;
+  std::size_t from_short_term = 0, from_long_term = 0;
+  for (std::size_t batch = 0; batch < 40; ++batch) {
+    CAPTURE(batch);
+    std::set<ClipKey> before_short, before_all;  // the memory before this batch
+    for (const auto& c : story.short_term_memory()) before_short.insert(key(c));
+    for (const auto& c : story.long_term_memory()) before_all.insert(key(c));
+    before_all.insert(before_short.begin(), before_short.end());
+    const auto clips = take(story, b, B);
+    REQUIRE(clips.size() == B);
+    std::set<ClipKey> in_batch;
+    for (std::size_t p = 0; p < B; ++p) {
+      const auto k = key(clips[p]);
+      REQUIRE(in_batch.insert(k).second);  // no clip twice in a batch
+      if (batch == 0 || p < F) {           // the first batch is all stream: nothing to replay yet
+        REQUIRE(k == key(stream[fresh++]));
+        continue;
+      }
+      ++replays;
+      ++replayed[k];
+      REQUIRE(before_all.contains(k));  // a clip the stream gave in an earlier batch
+      (before_short.contains(k) ? from_short_term : from_long_term) += 1;
+      REQUIRE(clips[p].frames.back() < src.length(clips[p].video));
+    }
+    // The FIFO now holds the last S stream clips, oldest first.
+    REQUIRE(story.short_term_memory().size() == S);
+    for (std::size_t i = 0; i < S; ++i) REQUIRE(key(story.short_term_memory()[i]) == key(stream[fresh - S + i]));
+    REQUIRE(story.offered() == static_cast<std::int64_t>(fresh - S));
+    REQUIRE(story.long_term_memory().size() == std::min<std::size_t>(8, fresh - S));
+  }
+  CHECK(fresh == B + 39 * F);
+  CHECK(replays == 39 * (B - F));
+  CHECK(from_short_term > 0);
+  CHECK(from_long_term > from_short_term);  // 8 reservoir slots against 3
+  const auto most = std::max_element(replayed.begin(), replayed.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+  CHECK(most->second >= 3);  // reuse: a clip comes back again and again
+
+  // Decoded, a replayed clip holds the pixels of the frames it names (decoded again by seeking).
+  Story decoding(Seq42({.seed = 5, .epochs = 0}), TwoTierReplayOptions{.seed = 8});
+  ClipContext c(src);
+  const auto clips = take(decoding, c, 3 * B);
+  check_pixels(src, clips[B + F]);
+  check_pixels(src, clips.back());
+  CHECK_THROWS_AS(Story(Seq42(), TwoTierReplayOptions{}).restore(SamplerState{"two_tier_replay", {0, 0, 0, 0, 3, 9, 6, 2, 0}}), config_error);
+  using TooFresh = TwoTierReplay<ShortTerm<3>, LongTerm<8>, Batch<dynamic>, Fresh<dynamic>, Seq42>;
+  CHECK_THROWS_AS(TooFresh(Batch<dynamic>{4}, Fresh<dynamic>{5}, Seq42()), config_error);
+}
+
+TEST_CASE("dedup over MultiStream: no batch holds two clips of a video closer than the gap; every clip once", "[sampler][dedup]") {
+  // Three streams, batches of six: plain round-robin puts clips j and j+1 of each video (8 frames
+  // apart) in one batch; with Gap<20> a batch takes clips j and j+3 instead, the others wait.
+  const Lengths src({80, 80, 80, 80, 80, 80});
+  using Streams3 = MultiStream<Streams<3>, Seq42>;
+  constexpr std::size_t B = 6;
+  Streams3 plain(Seq42({.seed = 2}));
+  Dedup<Gap<20>, Batch<B>, Streams3> dedup(Streams3(Seq42({.seed = 2})));
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false});
+  const auto inner = take(plain, a, 1000);
+  REQUIRE(inner.size() == 60);
+  CHECK(batches_breaking_gap(inner, B, 20) == 10);
+  std::vector<Clip> out;
+  while (auto c = dedup.next(b)) {
+    REQUIRE(dedup.held() <= B);  // the hold-back bound
+    if (out.size() < 8 * B) REQUIRE(dedup.dropped() == 0);
+    out.push_back(std::move(*c));
+  }
+  CHECK(batches_breaking_gap(out, B, 20) == 0);
+  // Every clip once, but for those the stream's last clips leave over: its last clips are neighbours
+  // in each video, too close for one batch, and nothing follows to fill theirs.
+  CHECK(out.size() + static_cast<std::size_t>(dedup.dropped()) == inner.size());
+  CHECK(dedup.dropped() < static_cast<std::int64_t>(B));
+  std::map<ClipKey, std::size_t> position;
+  for (std::size_t i = 0; i < inner.size(); ++i) position[key(inner[i])] = i;
+  std::set<std::size_t> seen;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto p = position.at(key(out[i]));
+    REQUIRE(seen.insert(p).second);  // exactly once
+    CHECK(p <= i + B);               // a clip overtakes at most the B held back
+    CHECK(i <= p + 2 * B);           // and a held one waits at most two batches here
+  }
+  for (std::size_t p = 0; p + 2 * B < inner.size(); ++p) CHECK(seen.contains(p));  // only the last ones are missing
+}
+
+TEST_CASE("dedup over a two-tier replay: replays of the last batch's neighbours are held back", "[sampler][dedup][replay2]") {
+  // Four streams, one fresh clip each per batch; the FIFO holds the last two batches' fresh clips,
+  // and replaying the previous one (8 frames back) beside the stream's next clip puts neighbours in
+  // a batch. Dedup<Gap<12>> holds such a replay for the next batch.
+  const Lengths src({400, 400, 400, 400});
+  using Four = MultiStream<Streams<4>, Seq42>;
+  using Story = TwoTierReplay<ShortTerm<8>, LongTerm<32>, Batch<8>, Fresh<4>, Four>;
+  auto story = [] { return Story(Four(Seq42({.seed = 1})), TwoTierReplayOptions{.seed = 6}); };
+  Story plain = story();
+  Dedup<Batch<8>, Story, Gap<12>> dedup(story());
+  ClipContext a(src, {.decode = false}), b(src, {.decode = false});
+  const auto inner = take(plain, a, 10000), out = take(dedup, b, 10000);
+  REQUIRE(inner.size() == 49 * 8);  // 200 stream clips: the first batch all of them, then 4 of each 8
+  CHECK(batches_breaking_gap(inner, 8, 12) > 5);
+  CHECK(batches_breaking_gap(out, 8, 12) == 0);
+  // The same clips, each as often as the replay gave it, but for those dropped at the end.
+  std::map<ClipKey, int> count;
+  for (const auto& c : inner) ++count[key(c)];
+  for (const auto& c : out) --count[key(c)];
+  int missing = 0;
+  for (const auto& [k, n] : count) {
+    REQUIRE(n >= 0);
+    missing += n;
+  }
+  CHECK(missing == dedup.dropped());
+  CHECK(dedup.dropped() < 8);
+}
+
+TEST_CASE("dedup over one sequential stream: what cannot keep the gap is dropped, counted, or refused", "[sampler][dedup]") {
+  const Lengths src({400});
+  using Seq4 = SequentialSampler<Frames<4>, Stride<2>>;
+  Dedup<Gap<dynamic>, Batch<dynamic>, Seq4> one(Gap<dynamic>{1000}, Batch<dynamic>{4}, Seq4({.seed = 0}));
+  ClipContext ctx(src, {.decode = false});
+  const auto clips = take(one, ctx, 100);
+  CHECK(clips.size() == 1);  // every later clip of the one video is within 1000 frames of the first
+  CHECK(one.dropped() == 49);
+  Dedup<Gap<1000>, Batch<4>, Seq4> endless(Seq4({.seed = 0, .epochs = 0}));
+  CHECK(endless.next(ctx).has_value());
+  CHECK_THROWS_WITH(endless.next(ctx), Catch::Contains("must mix videos"));
+  CHECK_THROWS_AS(DedupStreams42(MultiStream<Streams<2>, Seq42>(Seq42())).restore(SamplerState{"dedup", {0, 0, 0, 10, 8, 8, 0}}), config_error);
+}
+
 TEST_CASE("sequential clips of real H.264 videos: indices, pixels, forward decoding", "[sampler][videos]") {
   const VideoList list({test::video("vtest_h264.mp4"), test::video("tree_h264.mp4")}, {.threads = 1});
   auto telemetry = std::make_shared<Telemetry>();
@@ -452,6 +665,8 @@ static_assert(
     std::is_same_v<MultiStream<SequentialSampler<Stride<8>>, Streams<4>>, MultiStream<Streams<4>, SequentialSampler<Frames<16>, Stride<8>>>>);
 static_assert(std::is_same_v<MultiStream<Streams<4>>, MultiStream<Streams<4>, SequentialSampler<>>>);
 static_assert(std::is_same_v<ReplayBuffer<SequentialSampler<>, Capacity<8>>, ReplayBuffer<Capacity<8>>>);
+static_assert(std::is_same_v<TwoTierReplay<Fresh<2>, Seq42, Batch<4>, LongTerm<5>, ShortTerm<3>>, Storyboard42>);
+static_assert(std::is_same_v<Dedup<MultiStream<Streams<2>, Seq42>, Batch<4>, Gap<10>>, DedupStreams42>);
 static_assert(sizeof(SequentialSampler<Stride<8>>) == sizeof(SequentialSampler<Frames<16>, Stride<1>>));  // static: no storage
 
 TEST_CASE("parameters in any order: the card's SequentialSampler<Stride<8>> is 16 frames 8 apart, back to back", "[sampler][params]") {

@@ -106,13 +106,14 @@ std::string refusal(const fs::path& path, const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) reads, and resumes exactly", "[train][checkpoint]") {
-  for (const auto kind : {OptimizerKind::adamw, OptimizerKind::sgd}) {
+  for (const auto kind : {OptimizerKind::adamw, OptimizerKind::sgd, OptimizerKind::rmsprop}) {
     const std::string name(enum_name(kind));
     DYNAMIC_SECTION(name) {
       const auto dir = longform::test::scratch("ckpt-python-" + name);
       at::manual_seed(1234);
       auto o = options(dir, kind);
       o.momentum = 0.9;
+      o.orthogonal = kind == OptimizerKind::rmsprop;  // the gradients' averages beside the optimizer's state
       Pretrainer trainer{videos(), Sequential({.seed = 3, .epochs = 0}), NextFrame(), o};
       REQUIRE(trainer.run().last_step == 3);
       const auto ckpt = dir / "checkpoint.pt";
@@ -126,6 +127,8 @@ TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) re
       std::unique_ptr<torch::optim::Optimizer> opt;
       if (kind == OptimizerKind::sgd)
         opt = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(1.0));
+      else if (kind == OptimizerKind::rmsprop)
+        opt = orthogonalize(std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(1.0)), 0.5);
       else
         opt = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(1.0));
       const auto st = load_training_checkpoint(ckpt, fresh.module(), *opt, c10::Device(c10::kCPU));
@@ -147,6 +150,17 @@ TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) re
         if (kind == OptimizerKind::sgd) {
           CHECK(at::equal(static_cast<const torch::optim::SGDParamState&>(mine).momentum_buffer(),
                           static_cast<const torch::optim::SGDParamState&>(ref).momentum_buffer()));
+        } else if (kind == OptimizerKind::rmsprop) {
+          const auto& m = static_cast<const torch::optim::RMSpropParamState&>(mine);
+          const auto& r = static_cast<const torch::optim::RMSpropParamState&>(ref);
+          CHECK(m.step() == r.step());
+          CHECK(at::equal(m.square_avg(), r.square_avg()));
+          CHECK_FALSE(m.momentum_buffer().defined());
+          const auto& mine_orthogonal = dynamic_cast<const OrthogonalGradients&>(*opt);
+          const auto& their_orthogonal = dynamic_cast<const OrthogonalGradients&>(theirs);
+          CHECK(mine_orthogonal.beta() == o.orthogonal_beta);  // the checkpoint's, not the 0.5 it was built with
+          CHECK(mine_orthogonal.videos() == their_orthogonal.videos());
+          CHECK(at::equal(mine_orthogonal.averages()[i], their_orthogonal.averages()[i]));
         } else {
           const auto& m = static_cast<const torch::optim::AdamWParamState&>(mine);
           const auto& r = static_cast<const torch::optim::AdamWParamState&>(ref);
@@ -161,7 +175,7 @@ TEST_CASE("A training checkpoint is a dict that torch.load(weights_only=True) re
       auto other_params = other.parameters();
       const auto before = state_dict(other.module())["enc.weight"].clone();
       std::unique_ptr<torch::optim::Optimizer> wrong;
-      if (kind == OptimizerKind::sgd)
+      if (kind != OptimizerKind::adamw)
         wrong = std::make_unique<torch::optim::AdamW>(other_params, torch::optim::AdamWOptions(1.0));
       else
         wrong = std::make_unique<torch::optim::SGD>(other_params, torch::optim::SGDOptions(1.0));

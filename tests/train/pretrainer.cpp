@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +48,10 @@ using Replay = ReplayBuffer<Capacity<dynamic>, Sequential>;
 SyntheticVideo long_video() { return SyntheticVideo({.seed = 7, .videos = 2, .frames = 2000, .width = 48, .height = 40}); }
 Sequential sequential() { return Sequential({.seed = 3, .epochs = 0}); }
 Replay replay() { return Replay(6, sequential(), 11); }
+// Replayed clips beside stream ones, held back where they are neighbours of one in the batch.
+using TwoTier = TwoTierReplay<ShortTerm<4>, LongTerm<16>, Batch<2>, Fresh<1>, Sequential>;
+using Storyboard = Dedup<Gap<16>, Batch<2>, TwoTier>;
+Storyboard storyboard() { return Storyboard(TwoTier(sequential(), TwoTierReplayOptions{.seed = 5})); }
 
 PretrainerOptions tiny_options(const std::filesystem::path& dir) {
   return {.steps = 20,
@@ -215,6 +221,7 @@ TEST_CASE("Pretrainer: CTAD picks the policies from the arguments", "[train]") {
 TEST_CASE("Pretrainer: a run stopped at step 10 of 20 and resumed reproduces the losses bit for bit", "[train]") {
   SECTION("sequential sampler") { check_exact_resume("sequential", sequential()); }
   SECTION("replay buffer over a sequential sampler") { check_exact_resume("replay", replay()); }
+  SECTION("de-duplicated two-tier replay over a sequential sampler") { check_exact_resume("storyboard", storyboard()); }
 }
 
 TEST_CASE("Pretrainer: resume with SGD continues the momentum buffers", "[train]") {
@@ -433,6 +440,33 @@ TEST_CASE("Pretrainer: a checkpoint of another model is refused by name", "[trai
   CHECK_THROWS_AS(wider.run(), checkpoint_error);
 }
 
+// No unit of test_train includes distributed/process_group.hpp: this program has no c10d group.
+TEST_CASE("Pretrainer: a multi-process launch of a program without the c10d group is a config_error naming the include", "[train]") {
+  struct Launch {  // torchrun's variables for rank 0 of 2, removed again at the end of the case
+    Launch() {
+      for (const auto& [name, value] : variables) setenv(name, value, 1);
+    }
+    ~Launch() {
+      for (const auto& [name, value] : variables) unsetenv(name);
+    }
+    std::vector<std::pair<const char*, const char*>> variables{
+        {"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29511"}};
+  } launch;
+  PretrainerOptions o{.steps = 1, .batch = 2, .size = 24, .progress = false, .dist_timeout_s = 5};
+  Pretrainer refused{long_video(), sequential(), fresh_objective(), o};
+  try {
+    refused.run();
+    FAIL("trained although WORLD_SIZE=2 and no c10d group is installed");
+  } catch (const config_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("multi-process training needs #include <longform/distributed/process_group.hpp> in one translation unit"));
+  }
+  // Told to stay alone, it trains in one process under the same variables.
+  o.distributed = false;
+  Pretrainer alone{long_video(), sequential(), fresh_objective(), o};
+  CHECK(alone.run().last_step == 1);
+  CHECK(alone.world_size() == 1);
+}
+
 TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", "[train]") {
   auto bad = [](PretrainerOptions o, const std::string& member) {
     try {
@@ -451,6 +485,9 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   bad({.steps = 10, .warmup_steps = 11}, "warmup_steps");
   bad({.beta2 = 1.0}, "beta2");
   bad({.grad_clip = -1}, "grad_clip");
+  bad({.update_every = 0}, "update_every");
+  bad({.rms_alpha = 1.0}, "rms_alpha");
+  bad({.orthogonal_beta = -0.1}, "orthogonal_beta");
   bad({.device = "tpu"}, "device");
   bad({.resume = true}, "resume");
   bad({.dist_timeout_s = 0}, "dist_timeout_s");
@@ -463,7 +500,7 @@ TEST_CASE("PretrainerOptions: bad values are options_errors naming the member", 
   CHECK(json["optimizer"] == "sgd");
   CHECK(json["device"] == "cuda:1");
   CHECK(json["steps"] == 1000);
-  CHECK(json.size() == 28);
+  CHECK(json.size() == 32);
   CHECK(json["decode_workers"] == 0);
   CHECK(json["dist_timeout_s"] == 300);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// Data parallelism over a `ProcessGroup`: every rank holds the whole model, trains on its own
+/// Data parallelism over a `Collective` (distributed/collective.hpp; c10d's is `ProcessGroup`,
+/// distributed/process_group.hpp): every rank holds the whole model, trains on its own
 /// batch, and the ranks average their gradients before each optimizer step, so the weights stay
 /// identical everywhere — the same update as one process on the union of the batches (for a loss
 /// that is a mean over equally many samples per rank).
@@ -23,7 +24,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -33,12 +33,12 @@
 #include <torch/nn/module.h>
 
 #include <longform/core/reflect.hpp>
-#include <longform/distributed/process_group.hpp>
+#include <longform/distributed/collective.hpp>
 
 namespace longform {
 
 /// Copies rank 0's parameters and buffers of `module` into every rank's (one broadcast per dtype).
-inline void broadcast_state(torch::nn::Module& module, ProcessGroup& group) {
+inline void broadcast_state(torch::nn::Module& module, Collective& group) {
   at::NoGradGuard no_grad;
   std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
   for (const auto& p : module.parameters()) by_type[p.scalar_type()].push_back(p);
@@ -67,7 +67,7 @@ class GradientReducer {
  public:
   /// Registers a gradient hook on every parameter. `params` must be the same list, in the same
   /// order, on every rank (they are, for one model built by the same code).
-  GradientReducer(std::vector<at::Tensor> params, std::shared_ptr<ProcessGroup> group, ReducerOptions options = {})
+  GradientReducer(std::vector<at::Tensor> params, std::shared_ptr<Collective> group, ReducerOptions options = {})
       : params_(std::move(params)), group_(std::move(group)), slot_(params_.size()) {
     const auto cap = static_cast<std::int64_t>(options.bucket_mib * 1024 * 1024);
     for (std::size_t k = params_.size(); k-- > 0;) {
@@ -145,7 +145,7 @@ class GradientReducer {
     at::Tensor flat;
     std::vector<bool> got;
     std::size_t pending = 0;
-    std::optional<ProcessGroup::Work> work;
+    std::unique_ptr<Collective::Work> work;
   };
 
   struct Slot {
@@ -173,13 +173,13 @@ class GradientReducer {
   // Starts every complete bucket whose predecessors have started (index order on every rank).
   void launch_ready() {
     while (next_ < buckets_.size() && buckets_[next_].pending == 0) {
-      buckets_[next_].work.emplace(group_->all_reduce_async(buckets_[next_].flat));
+      buckets_[next_].work = group_->all_reduce_async(buckets_[next_].flat);
       ++next_;
     }
   }
 
   std::vector<at::Tensor> params_;
-  std::shared_ptr<ProcessGroup> group_;
+  std::shared_ptr<Collective> group_;
   std::vector<Slot> slot_;  // where each parameter's gradient goes
   std::vector<unsigned> hooks_;
   std::vector<Bucket> buckets_;

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// `ProcessGroup`: the processes of a data-parallel job and the few collectives training needs,
-/// on LibTorch's own c10d — a `TCPStore` rendezvous at `MASTER_ADDR:MASTER_PORT`, then Gloo for
-/// CPU tensors or NCCL for CUDA tensors. No transport of our own.
+/// `ProcessGroup`: the `Collective` (distributed/collective.hpp) on LibTorch's own c10d — a
+/// `TCPStore` rendezvous at `MASTER_ADDR:MASTER_PORT`, then Gloo for CPU tensors or NCCL for CUDA
+/// tensors. No transport of our own.
 ///
 ///     auto env = longform::DistributedEnv::from_environment();   // torchrun's variables
 ///     longform::ProcessGroup group(*env, {.timeout = std::chrono::seconds(60)});
 ///     group.all_reduce(t);                 // sum over ranks, in place
 ///     at::Tensor all = group.all_gather(k);  // [world·n, ...], rank order
+///
+/// Including this header in any one translation unit of a program is what gives the program's
+/// `Pretrainer`s multi-process training: it installs `ProcessGroup` as the implementation
+/// `join_collective` builds.
 ///
 /// Failure. Every rendezvous and collective is bounded by `timeout`. When a peer dies, Gloo sees
 /// its sockets close and fails at once; when a peer hangs, the wait ends after `timeout`. Either way
@@ -15,15 +19,14 @@
 /// the surviving processes exit with a message instead of hanging.
 ///
 /// Availability. LibTorch ships `ProcessGroupGloo.hpp` but not the Gloo headers it includes, and
-/// `ProcessGroupNCCL.hpp` needs `nccl.h` and a CUDA build; cmake/longform-find-c10d.cmake finds
-/// them (Debian: `libgloo-dev`; the wheel's `nvidia/nccl`) and defines `USE_C10D_GLOO` /
-/// `USE_C10D_NCCL`, which LibTorch's headers test. A build without one still compiles; asking
-/// for the missing backend throws `distributed_error`.
+/// `ProcessGroupNCCL.hpp` needs `nccl.h` and a CUDA build; cmake/longform-find-torch.cmake finds
+/// them (Debian: `libgloo-dev`; the wheel's `nvidia/nccl`) and gives the CMake target
+/// `longform::distributed` the `USE_C10D_GLOO` / `USE_C10D_NCCL` definitions LibTorch's headers
+/// test. A build without one still compiles; asking for the missing backend throws `distributed_error`.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
-#include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -33,8 +36,6 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty_like.h>
-#include <ATen/ops/full.h>
-#include <ATen/ops/zeros.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -50,39 +51,13 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include <longform/core/error.hpp>
-#include <longform/core/reflect.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/distributed/env.hpp>
 
 namespace longform {
 
-/// A rendezvous or collective failed (a peer exited or hung, the store was unreachable, the
-/// backend is not built in); `what()` names this rank, the operation and the cause.
-class distributed_error : public error {
- public:
-  distributed_error(int rank, int world_size, std::string operation, const std::string& cause)
-      : error("distributed rank " + std::to_string(rank) + " of " + std::to_string(world_size) + ": " + operation + " failed: " + cause),
-        rank_(rank),
-        operation_(std::move(operation)) {}
-  [[nodiscard]] int rank() const noexcept { return rank_; }
-  /// What was being done, e.g. "all_reduce", "rendezvous at 127.0.0.1:29500".
-  [[nodiscard]] const std::string& operation() const noexcept { return operation_; }
-
- private:
-  int rank_;
-  std::string operation_;
-};
-
-/// How a `ProcessGroup` connects.
-struct ProcessGroupOptions {
-  /// Bound on the rendezvous (all ranks present) and on every collective.
-  std::chrono::milliseconds timeout = std::chrono::minutes(5);
-  /// Where the tensors live: Gloo serves CPU, NCCL serves CUDA.
-  c10::Device device = c10::kCPU;
-};
-
-/// The ranks of one job (see the file comment). Not copyable; share it by pointer.
-class ProcessGroup {
+/// The ranks of one job on c10d (see the file comment). Not copyable; share it by pointer.
+class ProcessGroup final : public Collective {
  public:
   /// Joins the job: every rank blocks here until all `env.world_size` have arrived.
   /// @throws distributed_error naming the rendezvous address when it times out or fails.
@@ -107,22 +82,48 @@ class ProcessGroup {
       throw distributed_error(rank_, size_, where, first_line(e.what()) + " (timeout " + std::to_string(options_.timeout.count()) + " ms)");
     }
   }
-  ProcessGroup(const ProcessGroup&) = delete;
-  ProcessGroup& operator=(const ProcessGroup&) = delete;
 
-  [[nodiscard]] int rank() const noexcept { return rank_; }
-  [[nodiscard]] int size() const noexcept { return size_; }
-  [[nodiscard]] c10::Device device() const noexcept { return options_.device; }
+  [[nodiscard]] int rank() const noexcept override { return rank_; }
+  [[nodiscard]] int size() const noexcept override { return size_; }
+  [[nodiscard]] c10::Device device() const noexcept override { return options_.device; }
   [[nodiscard]] std::chrono::milliseconds timeout() const noexcept { return options_.timeout; }
   /// "gloo" or "nccl".
   [[nodiscard]] std::string backend() const { return backend_->getBackendName(); }
 
-  /// A collective in flight; `wait()` rethrows its failure as `distributed_error`.
-  class Work {
+  [[nodiscard]] std::unique_ptr<Work> all_reduce_async(const at::Tensor& t) override {
+    std::vector<at::Tensor> ts{t};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    o.timeout = options_.timeout;
+    return std::make_unique<Pending>(guard("all_reduce", [&] { return backend_->allreduce(ts, o); }), this, "all_reduce");
+  }
+
+  void broadcast(const at::Tensor& t, int root = 0) override {
+    std::vector<at::Tensor> ts{t};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    o.timeout = options_.timeout;
+    Pending(guard("broadcast", [&] { return backend_->broadcast(ts, o); }), this, "broadcast").wait();
+  }
+
+  using Collective::all_gather;
+  [[nodiscard]] at::Tensor all_gather(const at::Tensor& t) override {
+    std::vector<at::Tensor> in{t.contiguous()};
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));
+    c10d::AllgatherOptions o;
+    o.timeout = options_.timeout;
+    Pending(guard("all_gather", [&] { return backend_->allgather(out, in, o); }), this, "all_gather").wait();
+    return at::cat(out[0], 0);
+  }
+
+ private:
+  // A c10d collective in flight; `wait()` rethrows its failure as `distributed_error`.
+  class Pending final : public Work {
    public:
-    Work(c10::intrusive_ptr<c10d::Work> work, const ProcessGroup* group, std::string operation)
+    Pending(c10::intrusive_ptr<c10d::Work> work, const ProcessGroup* group, std::string operation)
         : work_(std::move(work)), group_(group), operation_(std::move(operation)) {}
-    void wait() {
+    void wait() override {
       group_->guard(operation_, [&] { work_->wait(); });
     }
 
@@ -132,57 +133,6 @@ class ProcessGroup {
     std::string operation_;
   };
 
-  /// Starts summing `t` over all ranks, in place (every rank must call it, in the same order).
-  [[nodiscard]] Work all_reduce_async(const at::Tensor& t) {
-    std::vector<at::Tensor> ts{t};
-    c10d::AllreduceOptions o;
-    o.reduceOp = c10d::ReduceOp::SUM;
-    o.timeout = options_.timeout;
-    return {guard("all_reduce", [&] { return backend_->allreduce(ts, o); }), this, "all_reduce"};
-  }
-  /// Sums `t` over all ranks, in place.
-  void all_reduce(const at::Tensor& t) { all_reduce_async(t).wait(); }
-
-  /// Overwrites `t` on every rank with rank `root`'s `t`.
-  void broadcast(const at::Tensor& t, int root = 0) {
-    std::vector<at::Tensor> ts{t};
-    c10d::BroadcastOptions o;
-    o.rootRank = root;
-    o.timeout = options_.timeout;
-    Work(guard("broadcast", [&] { return backend_->broadcast(ts, o); }), this, "broadcast").wait();
-  }
-
-  /// Every rank's `t` (same shape on all ranks), concatenated along dim 0 in rank order.
-  [[nodiscard]] at::Tensor all_gather(const at::Tensor& t) {
-    std::vector<at::Tensor> in{t.contiguous()};
-    std::vector<std::vector<at::Tensor>> out(1);
-    for (int r = 0; r < size_; ++r) out[0].push_back(at::empty_like(in[0]));
-    c10d::AllgatherOptions o;
-    o.timeout = options_.timeout;
-    Work(guard("all_gather", [&] { return backend_->allgather(out, in, o); }), this, "all_gather").wait();
-    return at::cat(out[0], 0);
-  }
-
-  /// Every rank's `values` (the lengths may differ), in rank order.
-  [[nodiscard]] std::vector<std::vector<std::int64_t>> all_gather(const std::vector<std::int64_t>& values) {
-    const auto on = at::TensorOptions().dtype(at::kLong).device(options_.device);
-    const at::Tensor lengths = all_gather(at::full({1}, static_cast<std::int64_t>(values.size()), on)).cpu();
-    const auto longest = lengths.max().item<std::int64_t>();
-    at::Tensor mine = at::zeros({longest}, at::kLong);
-    std::copy(values.begin(), values.end(), mine.data_ptr<std::int64_t>());
-    const at::Tensor all = all_gather(mine.to(options_.device)).cpu().contiguous();
-    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(size_));
-    for (int r = 0; r < size_; ++r) {
-      const std::int64_t* row = all.data_ptr<std::int64_t>() + r * longest;
-      out[static_cast<std::size_t>(r)].assign(row, row + lengths[r].item<std::int64_t>());
-    }
-    return out;
-  }
-
-  /// Returns when every rank has called it.
-  void barrier() { all_reduce(at::zeros({1}, at::TensorOptions().device(options_.device))); }
-
- private:
   // Runs `f`, turning LibTorch's and Gloo's exceptions into distributed_error.
   template <class F>
   std::invoke_result_t<F&> guard(const std::string& operation, F&& f) const {
@@ -204,7 +154,8 @@ class ProcessGroup {
       return c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, rank_, size_, o);
 #else
       throw distributed_error(rank_, size_, "creating the NCCL backend",
-                              "this build has no NCCL (LibTorch without CUDA, or nccl.h not found at configure time)");
+                              "this program was compiled without NCCL (LibTorch without CUDA, nccl.h not found at configure time, or "
+                              "USE_C10D_NCCL unset: link the CMake target longform::distributed)");
 #endif
     }
 #ifdef LONGFORM_HAS_GLOO
@@ -221,7 +172,8 @@ class ProcessGroup {
     return c10::make_intrusive<c10d::ProcessGroupGloo>(store_, rank_, size_, o);
 #else
     throw distributed_error(rank_, size_, "creating the Gloo backend",
-                            "this build has no Gloo (its headers were not found at configure time; Debian: libgloo-dev)");
+                            "this program was compiled without Gloo (USE_C10D_GLOO unset or <gloo/algorithm.h> not found: link the CMake "
+                            "target longform::distributed, which finds Gloo's headers; Debian: libgloo-dev)");
 #endif
   }
 
@@ -231,6 +183,16 @@ class ProcessGroup {
   c10::intrusive_ptr<c10d::Backend> backend_;
 };
 
-}  // namespace longform
+namespace detail {
 
-LONGFORM_REFLECT(longform::ProcessGroupOptions, timeout, device);
+inline std::shared_ptr<Collective> make_process_group(const DistributedEnv& env, const ProcessGroupOptions& options) {
+  return std::make_shared<ProcessGroup>(env, options);
+}
+
+// Installs c10d as what `join_collective` builds, before `main`, in every program that includes
+// this header. An inline variable: one object and one initialization however many units include it.
+inline const bool process_group_installed = (collective_factory = &make_process_group, true);
+
+}  // namespace detail
+
+}  // namespace longform

@@ -14,7 +14,8 @@
 ///   3. keys `k = normalize(head_k(encoder_k(view2)))` under no-grad, through shuffle-BN (below);
 ///   4. InfoNCE: logits `[q·k, q·queue] / T`, cross-entropy with the positive at index 0.
 /// `after_step()` then moves the key encoder and head by the momentum rule
-/// `θ_k ← m·θ_k + (1−m)·θ_q` (under no-grad) and pushes the step's keys into the FIFO queue.
+/// `θ_k ← m·θ_k + (1−m)·θ_q` (under no-grad) and pushes the step's keys into the FIFO queue (those
+/// of every batch since the last step: a Pretrainer with `update_every` k computes k losses per step).
 /// Updating after the optimizer step is MoCo's "update before the key forward" one step shifted:
 /// at the first step both copies are equal, so the sequences of key encoders are the same.
 ///
@@ -208,7 +209,7 @@ class MoCoImpl : public torch::nn::Module {
     step = this->register_buffer("step", at::zeros({}, at::kLong));
   }
 
-  /// The InfoNCE loss of one batch (file comment); remembers the keys for `after_step`.
+  /// The InfoNCE loss of one batch (file comment); adds its keys to those `after_step` enqueues.
   at::Tensor loss(const ClipBatch& batch) {
     const auto& x = batch.data;
     if (!x.defined() || x.dim() != 5 || x.size(1) != 3 || !at::isFloatingType(x.scalar_type()))
@@ -230,7 +231,7 @@ class MoCoImpl : public torch::nn::Module {
       const auto inverse = at::empty_like(perm).index_put_({perm}, at::arange(x.size(0), perm.options()));
       k = normalize(head_k->forward(split_forward(*encoder_k, v2.index_select(0, perm)))).index_select(0, inverse);
     }
-    last_keys_ = k.detach();
+    last_keys_ = last_keys_.defined() ? at::cat({last_keys_, k.detach()}) : k.detach();
     return info_nce(q, k, queue, options_.temperature);
   }
 
@@ -241,7 +242,7 @@ class MoCoImpl : public torch::nn::Module {
     return out;
   }
 
-  /// Momentum update of the key copies, then the keys of the last `loss` into the queue.
+  /// Momentum update of the key copies, then the keys of the `loss` calls since the last step into the queue.
   void after_step() {
     at::NoGradGuard no_grad;
     momentum_update();
@@ -311,7 +312,7 @@ class MoCoImpl : public torch::nn::Module {
   /// The options the objective was built with.
   [[nodiscard]] const MoCoOptions& options() const noexcept { return options_; }
 
-  /// The keys of the last `loss` (`[B, dim]`, normalised), pushed into the queue by `after_step`.
+  /// The keys of the `loss` calls since the last step (`[n·B, dim]`, normalised), pushed into the queue by `after_step`.
   [[nodiscard]] const at::Tensor& last_keys() const noexcept { return last_keys_; }
 
  private:

@@ -20,6 +20,7 @@
 #include <concepts>
 #include <cstddef>
 #include <optional>
+#include <type_traits>
 
 #include <longform/core/clip.hpp>
 #include <longform/sampler/context.hpp>
@@ -32,6 +33,9 @@ struct sampler_tag {};
 namespace detail {
 template <class S>
 concept has_sampler_tag = requires { typename S::sampler_concept; } && std::same_as<typename S::sampler_concept, sampler_tag>;
+/// The parameter kind of the sampler a wrapping sampler (`MultiStream`, `ReplayBuffer`, …) takes among its parameters.
+template <class P>
+struct inner_sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
 }  // namespace detail
 
 /// A policy that yields clips from a `ClipContext` and can resume exactly from a `SamplerState`.

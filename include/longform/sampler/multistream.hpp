@@ -78,33 +78,19 @@ class BasicMultiStream {
   [[nodiscard]] SamplerState state() const {
     SamplerState st{kind, {static_cast<std::int64_t>(streams_.size()), static_cast<std::int64_t>(cursor_)}};
     for (bool d : done_) st.values.push_back(d ? 1 : 0);
-    for (const auto& s : streams_) {
-      const SamplerState inner = s.state();
-      st.values.push_back(static_cast<std::int64_t>(inner.values.size()));
-      st.values.insert(st.values.end(), inner.values.begin(), inner.values.end());
-    }
+    for (const auto& s : streams_) detail::append_nested(st.values, s.state());
     return st;
   }
   /// Continues from `st`. @throws config_error if it is not a state of a MultiStream of this size.
   void restore(const SamplerState& st) {
-    detail::expect_state(st, kind, 2);
-    const auto n = static_cast<std::size_t>(st.values[0]);
+    detail::state_reader in(st, kind, 2);
+    const auto n = static_cast<std::size_t>(in.take());
     if (n != streams_.size()) {
       throw config_error("restore: state of a " + std::to_string(n) + "-stream MultiStream given to one with " + std::to_string(streams_.size()));
     }
-    std::size_t at = 2;
-    auto take = [&]() -> std::int64_t {
-      if (at >= st.values.size()) throw config_error("restore: 'multistream' state is truncated");
-      return st.values[at++];
-    };
-    cursor_ = static_cast<std::size_t>(st.values[1]) % n;
-    for (std::size_t b = 0; b < n; ++b) done_[b] = take() != 0;
-    for (std::size_t b = 0; b < n; ++b) {
-      SamplerState inner{Inner::kind, {}};
-      const auto len = take();
-      for (std::int64_t i = 0; i < len; ++i) inner.values.push_back(take());
-      streams_[b].restore(inner);
-    }
+    cursor_ = static_cast<std::size_t>(in.take()) % n;
+    for (std::size_t b = 0; b < n; ++b) done_[b] = in.take() != 0;
+    for (auto& s : streams_) s.restore(in.nested(s.state().kind));
   }
 
  private:
@@ -120,9 +106,6 @@ class BasicMultiStream {
 };
 
 namespace detail {
-template <class P>
-struct sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
-
 /// Checks one parameter of `MultiStream<...>`; the compiler's note names `P` when it is unknown.
 template <class P>
 struct multistream_parameter {
@@ -136,8 +119,8 @@ struct multistream_of {
   static_assert((multistream_parameter<Ps>::ok && ...));
   static_assert(count_kind<streams_kind, Ps...> == 1,
                 "longform::MultiStream<...>: give the number of streams exactly once, as Streams<B> or Streams<dynamic>");
-  static_assert(count_kind<sampler_kind, Ps...> <= 1, "longform::MultiStream<...>: more than one inner sampler is given");
-  using inner = param_t<sampler_kind, SequentialSampler<>, Ps...>;
+  static_assert(count_kind<inner_sampler_kind, Ps...> <= 1, "longform::MultiStream<...>: more than one inner sampler is given");
+  using inner = param_t<inner_sampler_kind, SequentialSampler<>, Ps...>;
   static_assert(ShardableSampler<inner>,
                 "longform::MultiStream<...>: the inner sampler must be a ShardableSampler (with shard(b, n)), as SequentialSampler is");
   using type = BasicMultiStream<param_t<streams_kind, Streams<1>, Ps...>, inner>;

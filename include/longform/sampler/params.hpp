@@ -8,6 +8,11 @@
 ///   SegmentSeconds<10>  random-clip segment length (s)   SegmentSeconds<dynamic>{sec}
 ///   Streams<4>          B, streams of a `MultiStream`    Streams<dynamic>{b}
 ///   Capacity<256>       clips a `ReplayBuffer` holds     Capacity<dynamic>{c}
+///   ShortTerm<64>       recent clips of a TwoTierReplay  ShortTerm<dynamic>{s}
+///   LongTerm<4096>      its reservoir of older clips     LongTerm<dynamic>{l}
+///   Batch<8>            clips per batch (replay, Dedup)  Batch<dynamic>{b}
+///   Fresh<4>            stream clips per replay batch    Fresh<dynamic>{f}
+///   Gap<64>             least start distance (Dedup)     Gap<dynamic>{g}
 ///   Shuffle<true>       shuffle each clip's frames       Shuffle<dynamic>{on};  Shuffle<false> keeps order
 ///
 /// A static parameter is an empty type (0 bytes as a `[[no_unique_address]]` member) whose value is
@@ -54,15 +59,15 @@ struct parameter_name {
   }
 };
 
-/// What every positive count parameter (`Frames`, `Stride`, `Streams`, `Capacity`) is built on:
+/// What every positive count parameter (`Frames`, `Stride`, `Streams`, `Capacity`, …) is built on:
 /// for `N > 0` an empty type whose `value` is `N`; for `N = dynamic` the value itself, checked at
 /// construction. The name keeps the static forms of different parameters distinct types, so two
 /// of them share an address as `[[no_unique_address]]` members.
 template <parameter_name Name, std::int64_t N>
 struct positive_count {
   static_assert(N > 0,
-                "longform: Frames<N>, Stride<N>, Streams<N> and Capacity<N> take a positive N, or longform::dynamic "
-                "to choose it at run time (the compiler's notes name the parameter)");
+                "longform: count parameters (Frames<N>, Stride<N>, Streams<N>, Capacity<N>, Batch<N>, …) take a positive N, "
+                "or longform::dynamic to choose it at run time (the compiler's notes name the parameter)");
   static constexpr std::int64_t value = N;
   constexpr operator std::int64_t() const noexcept { return N; }
 };
@@ -134,6 +139,27 @@ struct Streams : detail::positive_count<"Streams", N> {};
 template <std::int64_t N>
 struct Capacity : detail::positive_count<"Capacity", N> {};
 
+/// The recent stream clips a `TwoTierReplay` keeps in its short-term FIFO; `ShortTerm<dynamic>{s}` at run time.
+template <std::int64_t N>
+struct ShortTerm : detail::positive_count<"ShortTerm", N> {};
+
+/// The clips of a `TwoTierReplay`'s long-term reservoir; `LongTerm<dynamic>{l}` at run time.
+template <std::int64_t N>
+struct LongTerm : detail::positive_count<"LongTerm", N> {};
+
+/// The clips of one training batch, for policies that shape batches (`TwoTierReplay`, `Dedup`);
+/// it must equal the batch size the clips are grouped by (`PretrainerOptions::batch`).
+template <std::int64_t N>
+struct Batch : detail::positive_count<"Batch", N> {};
+
+/// The stream clips in each batch of a `TwoTierReplay` (the rest are replayed); `Fresh<dynamic>{f}` at run time.
+template <std::int64_t N>
+struct Fresh : detail::positive_count<"Fresh", N> {};
+
+/// The least distance, in frames, between the first frames of two clips of one video in one batch (`Dedup`).
+template <std::int64_t N>
+struct Gap : detail::positive_count<"Gap", N> {};
+
 /// Frame-order policy of `RandomSampler`: `Shuffle<true>` shuffles the frames of each clip (the
 /// paper's random clips), `Shuffle<false>` keeps them in temporal order, `Shuffle<dynamic>{on}`
 /// (= `Shuffle<>{on}`) decides at run time.
@@ -182,6 +208,21 @@ concept StreamsParam = detail::is_param<Streams, P>;
 /// `Capacity<N>` or `Capacity<dynamic>`.
 template <class P>
 concept CapacityParam = detail::is_param<Capacity, P>;
+/// `ShortTerm<N>` or `ShortTerm<dynamic>`.
+template <class P>
+concept ShortTermParam = detail::is_param<ShortTerm, P>;
+/// `LongTerm<N>` or `LongTerm<dynamic>`.
+template <class P>
+concept LongTermParam = detail::is_param<LongTerm, P>;
+/// `Batch<N>` or `Batch<dynamic>`.
+template <class P>
+concept BatchParam = detail::is_param<Batch, P>;
+/// `Fresh<N>` or `Fresh<dynamic>`.
+template <class P>
+concept FreshParam = detail::is_param<Fresh, P>;
+/// `Gap<N>` or `Gap<dynamic>`.
+template <class P>
+concept GapParam = detail::is_param<Gap, P>;
 /// `ShuffleFrames`, `KeepOrder`, `Shuffle<true|false>`, `Shuffle<dynamic>`, or your own type with `enabled()`.
 template <class P>
 concept FrameOrderPolicy = requires(const P& p) {
@@ -205,6 +246,16 @@ template <class P>
 struct streams_kind : std::bool_constant<StreamsParam<P>> {};
 template <class P>
 struct capacity_kind : std::bool_constant<CapacityParam<P>> {};
+template <class P>
+struct short_term_kind : std::bool_constant<ShortTermParam<P>> {};
+template <class P>
+struct long_term_kind : std::bool_constant<LongTermParam<P>> {};
+template <class P>
+struct batch_kind : std::bool_constant<BatchParam<P>> {};
+template <class P>
+struct fresh_kind : std::bool_constant<FreshParam<P>> {};
+template <class P>
+struct gap_kind : std::bool_constant<GapParam<P>> {};
 
 /// How many of `Ps...` are of kind `K`.
 template <template <class> class K, class... Ps>
@@ -285,6 +336,11 @@ class sampler_parameters {
   /// The parameter of type `P` (one of `Ps...`).
   template <class P>
   [[nodiscard]] const P& param() const noexcept {
+    return std::get<P>(params_);
+  }
+  /// The same, writable: samplers that wrap another keep it among their parameters and advance it.
+  template <class P>
+  [[nodiscard]] P& param() noexcept {
     return std::get<P>(params_);
   }
 

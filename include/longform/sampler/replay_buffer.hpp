@@ -83,9 +83,7 @@ class BasicReplayBuffer {
       std::swap(buffer_[r], buffer_.back());
       Clip clip = std::move(buffer_.back());
       buffer_.pop_back();
-      if (clip.data.defined() || (!ctx.decoding() && !clip.seconds.empty())) return clip;
-      // Restored from a state: decode it again (frames are known to exist; a failure means the video changed).
-      if (ctx.fill(clip)) return clip;
+      if (detail::refill(ctx, clip)) return clip;  // a failure means the video changed since the state was saved
     }
     return std::nullopt;
   }
@@ -94,39 +92,21 @@ class BasicReplayBuffer {
   /// then per clip: video, T, frame indices…}.
   [[nodiscard]] SamplerState state() const {
     SamplerState st{kind, {detail::as_int(seed_), emitted_, inner_done_ ? 1 : 0, capacity_}};
-    const SamplerState inner = inner_.state();
-    st.values.push_back(static_cast<std::int64_t>(inner.values.size()));
-    st.values.insert(st.values.end(), inner.values.begin(), inner.values.end());
+    detail::append_nested(st.values, inner_.state());
     st.values.push_back(static_cast<std::int64_t>(buffer_.size()));
-    for (const auto& c : buffer_) {
-      st.values.push_back(static_cast<std::int64_t>(c.video));
-      st.values.push_back(static_cast<std::int64_t>(c.frames.size()));
-      st.values.insert(st.values.end(), c.frames.begin(), c.frames.end());
-    }
+    for (const auto& c : buffer_) detail::append_clip(st.values, c.video, c.frames);
     return st;
   }
   /// Continues from `st`. @throws config_error if it is not a replay-buffer state.
   void restore(const SamplerState& st) {
-    detail::expect_state(st, kind, 5);
-    std::size_t at = 0;
-    auto take = [&]() -> std::int64_t {
-      if (at >= st.values.size()) throw config_error("restore: 'replay' state is truncated");
-      return st.values[at++];
-    };
-    seed_ = detail::as_uint(take());
-    emitted_ = take();
-    inner_done_ = take() != 0;
-    capacity_ = take();
-    SamplerState inner{Inner::kind, {}};
-    for (auto len = take(); len > 0; --len) inner.values.push_back(take());
-    inner_.restore(inner);
+    detail::state_reader in(st, kind, 5);
+    seed_ = detail::as_uint(in.take());
+    emitted_ = in.take();
+    inner_done_ = in.take() != 0;
+    capacity_ = in.take();
+    inner_.restore(in.nested(inner_.state().kind));
     buffer_.clear();
-    for (auto n = take(); n > 0; --n) {
-      Clip c;
-      c.video = static_cast<std::size_t>(take());
-      for (auto t = take(); t > 0; --t) c.frames.push_back(take());
-      buffer_.push_back(std::move(c));
-    }
+    for (auto n = in.take(); n > 0; --n) buffer_.push_back(in.clip());
   }
 
  private:
@@ -139,9 +119,6 @@ class BasicReplayBuffer {
 };
 
 namespace detail {
-template <class P>
-struct inner_sampler_kind : std::bool_constant<has_sampler_tag<P>> {};
-
 /// Checks one parameter of `ReplayBuffer<...>`; the compiler's note names `P` when it is unknown.
 template <class P>
 struct replay_buffer_parameter {

@@ -23,6 +23,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/detail/procedural_source.hpp>
 #include <longform/source/detail/rendered_frames.hpp>
 #include <longform/source/synthetic_motion.hpp>
 
@@ -44,15 +45,7 @@ struct SyntheticStreamOptions {
 class SyntheticStreamReader : public detail::RenderedFrames<SyntheticStreamReader> {
  public:
   SyntheticStreamReader(const SyntheticStreamOptions& options, std::size_t video) : options_(options), video_(video) {
-    info_.path = "synthetic-stream:" + std::to_string(options.seed) + "/" + std::to_string(video);
-    info_.width = options.width;
-    info_.height = options.height;
-    info_.fps = options.fps;
-    info_.time_base = {options.fps.den, options.fps.num};
-    info_.codec = "synthetic";
-    info_.frame_count = options.frames;
-    info_.duration = static_cast<double>(options.frames) / options.fps.value();
-    info_.stream_index = 0;
+    info_ = detail::rendered_video_info("synthetic-stream:" + std::to_string(options.seed) + "/" + std::to_string(video), options);
     // The scene boundaries first, from their own generator, so a scene's content does not depend
     // on how many draws the boundaries took.
     SplitMix64 cuts(options.seed * 0x9e3779b97f4a7c15ULL + video * 0x100000001b3ULL + 1);
@@ -100,30 +93,12 @@ class SyntheticStreamReader : public detail::RenderedFrames<SyntheticStreamReade
 static_assert(SeekableFrameReader<SyntheticStreamReader>);
 
 /// `options.videos` long-form synthetic videos as a `VideoSource`.
-class SyntheticStream {
+class SyntheticStream : public detail::ProceduralSource<SyntheticStreamOptions, SyntheticStreamReader> {
  public:
-  using source_concept = source_tag;
-
   /// @throws config_error for non-positive sizes, frame counts, scene length or frame rate.
-  explicit SyntheticStream(SyntheticStreamOptions options = {}) : options_(options) {
-    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
-        options.scene_frames <= 0 || options.objects < 0) {
-      throw config_error("SyntheticStream: videos, frames, width, height, fps and scene_frames must be positive");
-    }
-  }
-
-  [[nodiscard]] std::size_t size() const noexcept { return options_.videos; }
-  [[nodiscard]] std::string name(std::size_t i) const { return "synthetic-stream:" + std::to_string(options_.seed) + "/" + std::to_string(i); }
-  [[nodiscard]] SyntheticStreamReader open(std::size_t i) const {
-    if (i >= options_.videos) {
-      throw config_error("SyntheticStream: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));
-    }
-    return SyntheticStreamReader(options_, i);
-  }
-  [[nodiscard]] const SyntheticStreamOptions& options() const noexcept { return options_; }
-
- private:
-  SyntheticStreamOptions options_;
+  explicit SyntheticStream(SyntheticStreamOptions options = {})
+      : ProceduralSource(options, "SyntheticStream", "synthetic-stream", options.scene_frames > 0 && options.objects >= 0,
+                         "videos, frames, width, height, fps and scene_frames must be positive") {}
 };
 
 static_assert(VideoSource<SyntheticStream>);

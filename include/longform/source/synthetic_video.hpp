@@ -21,6 +21,7 @@
 #include <longform/core/splitmix.hpp>
 #include <longform/core/video_info.hpp>
 #include <longform/source/concepts.hpp>
+#include <longform/source/detail/procedural_source.hpp>
 #include <longform/source/detail/rendered_frames.hpp>
 
 namespace longform {
@@ -41,15 +42,7 @@ class SyntheticReader : public detail::RenderedFrames<SyntheticReader> {
  public:
   SyntheticReader(const SyntheticOptions& options, std::size_t video) : options_(options) {
     SplitMix64 rng(options.seed * 0x100000001b3ULL + video + 1);
-    info_.path = "synthetic:" + std::to_string(options.seed) + "/" + std::to_string(video);
-    info_.width = options.width;
-    info_.height = options.height;
-    info_.fps = options.fps;
-    info_.time_base = {options.fps.den, options.fps.num};
-    info_.codec = "synthetic";
-    info_.frame_count = options.frames;
-    info_.duration = static_cast<double>(options.frames) / options.fps.value();
-    info_.stream_index = 0;
+    info_ = detail::rendered_video_info("synthetic:" + std::to_string(options.seed) + "/" + std::to_string(video), options);
     for (int c = 0; c < 3; ++c) {
       background_[c] = rng.uniform(20, 120);
       gradient_[c] = rng.uniform(-60, 60);
@@ -125,29 +118,11 @@ class SyntheticReader : public detail::RenderedFrames<SyntheticReader> {
 static_assert(SeekableFrameReader<SyntheticReader>);
 
 /// `options.videos` procedural videos as a `VideoSource`.
-class SyntheticVideo {
+class SyntheticVideo : public detail::ProceduralSource<SyntheticOptions, SyntheticReader> {
  public:
-  using source_concept = source_tag;
-
   /// @throws config_error for non-positive sizes, frame counts or frame rate.
-  explicit SyntheticVideo(SyntheticOptions options = {}) : options_(options) {
-    if (options.videos == 0 || options.frames <= 0 || options.width <= 0 || options.height <= 0 || options.fps.num <= 0 || options.fps.den <= 0 ||
-        options.shapes < 0) {
-      throw config_error("SyntheticVideo: videos, frames, width, height and fps must be positive");
-    }
-  }
-
-  [[nodiscard]] std::size_t size() const noexcept { return options_.videos; }
-  [[nodiscard]] std::string name(std::size_t i) const { return "synthetic:" + std::to_string(options_.seed) + "/" + std::to_string(i); }
-  [[nodiscard]] SyntheticReader open(std::size_t i) const {
-    if (i >= options_.videos)
-      throw config_error("SyntheticVideo: video " + std::to_string(i) + " requested, source has " + std::to_string(options_.videos));
-    return SyntheticReader(options_, i);
-  }
-  [[nodiscard]] const SyntheticOptions& options() const noexcept { return options_; }
-
- private:
-  SyntheticOptions options_;
+  explicit SyntheticVideo(SyntheticOptions options = {})
+      : ProceduralSource(options, "SyntheticVideo", "synthetic", options.shapes >= 0, "videos, frames, width, height and fps must be positive") {}
 };
 
 static_assert(VideoSource<SyntheticVideo>);

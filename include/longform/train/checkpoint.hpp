@@ -14,8 +14,9 @@
 /// | `ranks`     | a data-parallel run: one `{"sampler": ..., "rng": {"cpu", "objective"}}` per rank; else `[]` |
 /// | `model`     | the objective's root module as an `OrderedDict` state dict (Python's names and order: MoCo's
 /// `encoder_q.blocks.0.conv.conv_t.weight`, queues, step buffers) | | `optimizer` | Python's `optimizer.state_dict()` layout: `{"type": "AdamW" \|
-/// "Adam" \| "SGD", "state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`; Adam(W) state `step` (int), `exp_avg`, `exp_avg_sq`,
-/// `max_exp_avg_sq` (amsgrad); SGD `momentum_buffer` |
+/// "Adam" \| "SGD" \| "RMSprop", "state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}`; Adam(W) state `step` (int), `exp_avg`,
+/// `exp_avg_sq`, `max_exp_avg_sq` (amsgrad); SGD `momentum_buffer`; RMSprop `step` (int), `square_avg`, `momentum_buffer`, `grad_avg` (centered);
+/// an orthogonal optimizer (train/orthogonal.hpp) adds `"orthogonal": {"beta": float, "videos": [int, ...], "averages": {index: tensor}}` |
 ///
 /// Every tensor is stored exactly (its bits), so a resumed run continues bit for bit.
 ///
@@ -68,12 +69,14 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/optimizer.h>
+#include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
 
 #include <longform/backbone/detail/pickle.hpp>
 #include <longform/backbone/weights.hpp>
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
+#include <longform/train/orthogonal.hpp>
 
 namespace longform {
 
@@ -301,11 +304,14 @@ class Reader {
   }
   // A tensor of exactly `like`'s shape, copied into new memory laid out as `like` (its device, its format).
   at::Tensor get_like(const Value& d, std::string_view key, const at::Tensor& like, const std::string& where) const {
-    const Value& v = get(d, key, Value::Kind::tensor, where);
+    return copy_like(get(d, key, Value::Kind::tensor, where), where + "'" + std::string(key) + "'", like);
+  }
+  // `v`, a tensor named `what` in errors, likewise.
+  at::Tensor copy_like(const Value& v, const std::string& what, const at::Tensor& like) const {
+    if (v.kind != Value::Kind::tensor) damaged(what + " is not a tensor");
     if (v.tensor.sizes() != like.sizes() || v.tensor.scalar_type() != like.scalar_type())
-      damaged(where + "'" + std::string(key) + "' is " + std::string(c10::toString(v.tensor.scalar_type())) + " " +
-              detail::shape_string(v.tensor.sizes()) + ", the parameter " + std::string(c10::toString(like.scalar_type())) + " " +
-              detail::shape_string(like.sizes()));
+      damaged(what + " is " + std::string(c10::toString(v.tensor.scalar_type())) + " " + detail::shape_string(v.tensor.sizes()) + ", the parameter " +
+              std::string(c10::toString(like.scalar_type())) + " " + detail::shape_string(like.sizes()));
     at::NoGradGuard no_grad;
     return at::empty_like(like).copy_(v.tensor);
   }
@@ -322,6 +328,7 @@ inline const char* optimizer_type(const torch::optim::Optimizer& opt) {
   if (dynamic_cast<const torch::optim::AdamW*>(&opt)) return "AdamW";
   if (dynamic_cast<const torch::optim::Adam*>(&opt)) return "Adam";
   if (dynamic_cast<const torch::optim::SGD*>(&opt)) return "SGD";
+  if (dynamic_cast<const torch::optim::RMSprop*>(&opt)) return "RMSprop";
   return nullptr;
 }
 
@@ -343,7 +350,7 @@ void put_adam_state(const ValuePtr& d, const State& s) {
 
 inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::filesystem::path& path) {
   const char* type = optimizer_type(opt);
-  if (!type) throw checkpoint_error(path, "cannot checkpoint this optimizer (supported: AdamW, Adam, SGD)");
+  if (!type) throw checkpoint_error(path, "cannot checkpoint this optimizer (supported: AdamW, Adam, SGD, RMSprop)");
   const std::string_view t = type;
   auto out = dict();
   set(out, "type", pickle::string(type));
@@ -357,7 +364,15 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
       put_adam_options(g, static_cast<const torch::optim::AdamWOptions&>(o));
     else if (t == "Adam")
       put_adam_options(g, static_cast<const torch::optim::AdamOptions&>(o));
-    else {
+    else if (t == "RMSprop") {
+      const auto& rms = static_cast<const torch::optim::RMSpropOptions&>(o);
+      set(g, "lr", real(rms.lr()));
+      set(g, "alpha", real(rms.alpha()));
+      set(g, "eps", real(rms.eps()));
+      set(g, "weight_decay", real(rms.weight_decay()));
+      set(g, "momentum", real(rms.momentum()));
+      set(g, "centered", boolean(rms.centered()));
+    } else {
       const auto& sgd = static_cast<const torch::optim::SGDOptions&>(o);
       set(g, "lr", real(sgd.lr()));
       set(g, "momentum", real(sgd.momentum()));
@@ -374,7 +389,13 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
           put_adam_state(s, static_cast<const torch::optim::AdamWParamState&>(*it->second));
         else if (t == "Adam")
           put_adam_state(s, static_cast<const torch::optim::AdamParamState&>(*it->second));
-        else
+        else if (t == "RMSprop") {
+          const auto& rms = static_cast<const torch::optim::RMSpropParamState&>(*it->second);
+          set(s, "step", integer(rms.step()));
+          set_tensor(s, "square_avg", rms.square_avg());
+          set_tensor(s, "momentum_buffer", rms.momentum_buffer());
+          set_tensor(s, "grad_avg", rms.grad_avg());
+        } else
           set_tensor(s, "momentum_buffer", static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer());
         state->entries.emplace_back(integer(index), s);
       }
@@ -385,6 +406,18 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
   }
   set(out, "state", state);
   set(out, "param_groups", groups);
+  if (const auto* orthogonal = dynamic_cast<const OrthogonalGradients*>(&opt)) {
+    auto o = dict();
+    set(o, "beta", real(orthogonal->beta()));
+    set(o, "videos", int_list(orthogonal->videos()));
+    auto averages = dict();
+    for (std::size_t i = 0; i < orthogonal->averages().size(); ++i) {
+      if (orthogonal->averages()[i].defined())
+        averages->entries.emplace_back(integer(static_cast<std::int64_t>(i)), tensor(orthogonal->averages()[i]));
+    }
+    set(o, "averages", averages);
+    set(out, "orthogonal", o);
+  }
   return out;
 }
 
@@ -392,11 +425,15 @@ inline ValuePtr optimizer_value(const torch::optim::Optimizer& opt, const std::f
 struct OptimizerRestore {
   std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> options;  // per group
   std::vector<std::pair<void*, std::unique_ptr<torch::optim::OptimizerParamState>>> state;
+  double beta = 0;  // an orthogonal optimizer's (train/orthogonal.hpp)
+  std::vector<at::Tensor> averages;
+  std::vector<std::int64_t> videos;
 
   void apply(torch::optim::Optimizer& opt) {
     for (std::size_t g = 0; g < options.size(); ++g) opt.param_groups()[g].set_options(std::move(options[g]));
     opt.state().clear();
     for (auto& [key, s] : state) opt.state()[key] = std::move(s);
+    if (auto* orthogonal = dynamic_cast<OrthogonalGradients*>(&opt)) orthogonal->restore(beta, std::move(averages), std::move(videos));
   }
 };
 
@@ -411,6 +448,30 @@ void read_adam(const Reader& r, const Value& group, const std::string& where, Op
       .weight_decay(r.get_real(group, "weight_decay", where))
       .amsgrad(r.get_bool(group, "amsgrad", where));
   out.options.push_back(std::make_unique<Options>(o));
+}
+
+// An orthogonal optimizer's averages and videos: there exactly when `opt` is one.
+inline void read_orthogonal(const Reader& r, const Value& v, const torch::optim::Optimizer& opt, const std::vector<at::Tensor>& params,
+                            OptimizerRestore& out) {
+  const Value* saved = Reader::find(v, "orthogonal");
+  const bool here = dynamic_cast<const OrthogonalGradients*>(&opt) != nullptr;
+  if ((saved != nullptr) != here)
+    throw checkpoint_error(r.path(), std::string("the optimizer does not match the checkpoint (") + (here ? "plain" : "orthogonal") +
+                                         " gradients there, " + (here ? "orthogonal" : "plain") + " here)");
+  if (!saved) return;
+  const std::string where = "'optimizer'.'orthogonal'.";
+  if (saved->kind != Value::Kind::dict) r.damaged(where + " is not a dict");
+  out.beta = r.get_real(*saved, "beta", where);
+  if (!(out.beta >= 0 && out.beta < 1)) r.damaged(where + "'beta' is not in [0, 1)");
+  out.videos = r.get_ints(*saved, "videos", where);
+  out.averages.resize(params.size());
+  for (const auto& [k, t] : r.get(*saved, "averages", Value::Kind::dict, where).entries) {
+    if (k->kind != Value::Kind::integer || k->integer < 0 || k->integer >= static_cast<std::int64_t>(params.size()) ||
+        out.averages[static_cast<std::size_t>(k->integer)].defined())
+      r.damaged(where + "'averages' has a key that numbers no parameter (or one twice)");
+    const auto index = static_cast<std::size_t>(k->integer);
+    out.averages[index] = r.copy_like(*t, where + "'averages'[" + std::to_string(index) + "]", params[index]);
+  }
 }
 
 inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch::optim::Optimizer& opt) {
@@ -442,7 +503,15 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
       read_adam<torch::optim::AdamWOptions>(r, group, where, out);
     else if (type == "Adam")
       read_adam<torch::optim::AdamOptions>(r, group, where, out);
-    else {
+    else if (type == "RMSprop") {
+      torch::optim::RMSpropOptions o(r.get_real(group, "lr", where));
+      o.alpha(r.get_real(group, "alpha", where))
+          .eps(r.get_real(group, "eps", where))
+          .weight_decay(r.get_real(group, "weight_decay", where))
+          .momentum(r.get_real(group, "momentum", where))
+          .centered(r.get_bool(group, "centered", where));
+      out.options.push_back(std::make_unique<torch::optim::RMSpropOptions>(o));
+    } else {
       torch::optim::SGDOptions o(r.get_real(group, "lr", where));
       o.momentum(r.get_real(group, "momentum", where))
           .dampening(r.get_real(group, "dampening", where))
@@ -476,13 +545,23 @@ inline OptimizerRestore read_optimizer(const Reader& r, const Value& root, torch
       adam(std::make_unique<torch::optim::AdamWParamState>());
     else if (type == "Adam")
       adam(std::make_unique<torch::optim::AdamParamState>());
-    else {
+    else if (type == "RMSprop") {
+      auto st = std::make_unique<torch::optim::RMSpropParamState>();
+      const auto step = r.get_int(entry, "step", where);
+      if (step < 0) r.damaged(where + "'step' is negative");
+      st->step(step);
+      st->square_avg(r.get_like(entry, "square_avg", p, where));
+      st->momentum_buffer(r.get_like_optional(entry, "momentum_buffer", p, where));
+      st->grad_avg(r.get_like_optional(entry, "grad_avg", p, where));
+      state = std::move(st);
+    } else {
       auto st = std::make_unique<torch::optim::SGDParamState>();
       st->momentum_buffer(r.get_like_optional(entry, "momentum_buffer", p, where));
       state = std::move(st);
     }
     out.state.emplace_back(p.unsafeGetTensorImpl(), std::move(state));
   }
+  read_orthogonal(r, v, opt, params, out);
   return out;
 }
 

@@ -26,25 +26,31 @@ namespace longform {
 
 /// The optimizer a `Pretrainer` steps.
 enum class OptimizerKind {
-  adamw,  ///< `torch::optim::AdamW` (decoupled weight decay), the default of every method here
-  sgd,    ///< `torch::optim::SGD` with momentum (MoCo's original recipe)
+  adamw,    ///< `torch::optim::AdamW` (decoupled weight decay), the default of every method here
+  sgd,      ///< `torch::optim::SGD` with momentum (MoCo's original recipe)
+  rmsprop,  ///< `torch::optim::RMSprop` without momentum (Carreira et al., CVPR 2024: momentum hurts on a correlated stream)
 };
 
-LONGFORM_REFLECT_ENUM(OptimizerKind, adamw, sgd)
+LONGFORM_REFLECT_ENUM(OptimizerKind, adamw, sgd, rmsprop)
 
-/// How a `Pretrainer` trains. Steps are optimizer steps, counted from 1.
+/// How a `Pretrainer` trains. Steps are optimizer steps, counted from 1; each consumes
+/// `update_every` batches.
 struct PretrainerOptions {
-  std::int64_t steps = 1000;  ///< optimizer steps of the whole run (the schedule's length)
-  std::int64_t batch = 8;     ///< clips per step
-  std::int64_t size = 112;    ///< clips are resized to size × size before standardization
+  std::int64_t steps = 1000;      ///< optimizer steps of the whole run (the schedule's length); the run reads steps × update_every batches
+  std::int64_t batch = 8;         ///< clips per batch
+  std::int64_t update_every = 1;  ///< batches per optimizer step, their gradients averaged (fewer updates on a correlated stream)
+  std::int64_t size = 112;        ///< clips are resized to size × size before standardization
   OptimizerKind optimizer = OptimizerKind::adamw;
   double lr = 1.5e-4;             ///< peak learning rate, reached at the end of warmup
   double min_lr = 0.0;            ///< learning rate at the end of the cosine decay
   std::int64_t warmup_steps = 0;  ///< linear warmup from lr/warmup_steps to lr, then cosine to min_lr
-  double weight_decay = 0.05;     ///< AdamW: decoupled; SGD: L2
+  double weight_decay = 0.05;     ///< AdamW: decoupled; SGD, RMSProp: L2
   double beta1 = 0.9;             ///< AdamW β1
   double beta2 = 0.999;           ///< AdamW β2 (VideoMAE uses 0.95)
   double momentum = 0.9;          ///< SGD momentum
+  double rms_alpha = 0.99;        ///< RMSProp: decay of the squared-gradient average
+  bool orthogonal = false;        ///< step on the gradient's part orthogonal to its moving average (train/orthogonal.hpp)
+  double orthogonal_beta = 0.9;   ///< `orthogonal`: decay of the gradient's moving average
   double grad_clip = 0.0;         ///< max global L2 norm of the gradients; 0 = no clipping
   bool bf16 = true;               ///< autocast the loss's forward to bfloat16 on CUDA (ignored on CPU)
   bool channels_last =
@@ -101,6 +107,7 @@ inline void validate(const PretrainerOptions& o) {
   };
   positive("steps", o.steps);
   positive("batch", o.batch);
+  positive("update_every", o.update_every);
   positive("size", o.size);
   positive("prefetch", o.prefetch);
   non_negative("decode_workers", o.decode_workers);
@@ -116,6 +123,10 @@ inline void validate(const PretrainerOptions& o) {
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw options_error("beta1", "must be in [0, 1) (was " + detail::show(o.beta1) + ")");
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw options_error("beta2", "must be in [0, 1) (was " + detail::show(o.beta2) + ")");
   if (!(o.momentum >= 0 && o.momentum < 1)) throw options_error("momentum", "must be in [0, 1) (was " + detail::show(o.momentum) + ")");
+  if (!(o.rms_alpha >= 0 && o.rms_alpha < 1)) throw options_error("rms_alpha", "must be in [0, 1) (was " + detail::show(o.rms_alpha) + ")");
+  if (!(o.orthogonal_beta >= 0 && o.orthogonal_beta < 1)) {
+    throw options_error("orthogonal_beta", "must be in [0, 1) (was " + detail::show(o.orthogonal_beta) + ")");
+  }
   non_negative("grad_clip", o.grad_clip);
   non_negative("checkpoint_every", o.checkpoint_every);
   non_negative("threads", o.threads);
@@ -135,6 +146,6 @@ inline void validate(const PretrainerOptions& o) {
 
 // The member list is the one place to extend when an option is added: JSON, checkpoints, the
 // CLI's --config and `longform reproduce`'s grid follow it.
-LONGFORM_REFLECT(longform::PretrainerOptions, steps, batch, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1, beta2, momentum,
-                 grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed, checkpoint_every, out_dir, resume, prefetch, threads,
-                 decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);
+LONGFORM_REFLECT(longform::PretrainerOptions, steps, batch, update_every, size, optimizer, lr, min_lr, warmup_steps, weight_decay, beta1, beta2,
+                 momentum, rms_alpha, orthogonal, orthogonal_beta, grad_clip, bf16, channels_last, cudnn_benchmark, sync_every, device, seed,
+                 checkpoint_every, out_dir, resume, prefetch, threads, decode_workers, progress, distributed, dist_timeout_s, dist_bucket_mib);

@@ -14,6 +14,14 @@
 /// autocast on CUDA); backward; global-norm gradient clipping; the optimizer steps at the
 /// `WarmupCosine` learning rate of the step; `objective.after_step()`.
 ///
+/// Update pace. With `update_every` k a step takes k batches: each one's loss, divided by k, is
+/// back-propagated, so the step's gradient is their mean (the gradient of one batch of k·B clips
+/// when the loss is a mean over clips), and clipped, checked and applied once. `steps` counts
+/// optimizer steps, as do the schedule, `sync_every`, `checkpoint_every`, the metrics (the loss of
+/// a step is the mean of its batches') and checkpoints, so a run reads steps·k batches and stops,
+/// checkpoints and resumes only between steps. The optimizer policy's `on_batch`, when it has one,
+/// hears every batch before its loss (train/optimizer.hpp).
+///
 /// On CUDA the sampler's `uint8` clips go up as they are (4× less than float): pinned memory,
 /// copied `non_blocking` on the prefetcher's side stream, and prepared there on the GPU while the
 /// previous batch trains (pipeline/prefetch.hpp). Inside a step nothing waits for the GPU: loss and
@@ -43,7 +51,11 @@
 ///
 /// Data parallelism. Launched as N processes with torchrun's variables (`WORLD_SIZE` > 1, see
 /// distributed/env.hpp; `options.distributed` turns it off), a Pretrainer joins the job through
-/// c10d (distributed/process_group.hpp: Gloo on CPU, NCCL on `cuda:LOCAL_RANK`), and:
+/// c10d (Gloo on CPU, NCCL on `cuda:LOCAL_RANK`) when one translation unit of the program has
+/// `#include <longform/distributed/process_group.hpp>` (or `<longform/distributed.hpp>`, or
+/// `<longform/longform.hpp>`) and, with CMake, links `longform::distributed`. This header includes
+/// no c10d: a program without that include compiles faster, and refuses such a launch with a
+/// `config_error` saying what to include. In the job, each rank:
 /// - reads only its shard of the source (`Sharded`: videos `rank, rank + N, …`), with `batch`
 ///   clips per rank and step (the global batch is N·batch);
 /// - starts from rank 0's weights and buffers (`broadcast_state`), and averages gradients over
@@ -57,6 +69,7 @@
 ///   the checkpoint holds every rank's sampler and generator states, so a resumed job of the same
 ///   size continues every stream; resuming needs `out_dir` on a file system every rank sees.
 /// A rank that dies or hangs makes the others throw `distributed_error` within `dist_timeout_s`.
+/// Not in a data-parallel job (refused): `update_every` > 1, orthogonal gradients.
 ///
 /// Customization: the five policies — any `ClipSampler`, `SslObjective`, `VideoSource`,
 /// `OptimizerPolicy` (train/optimizer.hpp) and clip preparation, a `DeterministicTransform`
@@ -94,9 +107,9 @@
 #include <longform/core/error.hpp>
 #include <longform/core/telemetry.hpp>
 #include <longform/core/threads.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/distributed/data_parallel.hpp>
 #include <longform/distributed/env.hpp>
-#include <longform/distributed/process_group.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/pipeline/batch.hpp>
 #include <longform/pipeline/prefetch.hpp>
@@ -263,7 +276,7 @@ class Pretrainer {
     if (env && device_.is_cuda() && !device_.has_index()) device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank));
     if (env) {
       const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options_.dist_timeout_s * 1000));
-      group_ = std::make_shared<ProcessGroup>(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
+      group_ = join_collective(*env, ProcessGroupOptions{.timeout = timeout, .device = device_});
     }
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
     if (options_.threads > 0) ThreadBudget::plan(static_cast<int>(options_.threads), 1).apply();
@@ -280,8 +293,8 @@ class Pretrainer {
     // Refused now rather than at the first checkpoint, after the steps it would have lost.
     if (checkpoint_.enabled() && !detail::ckpt::optimizer_type(*optimizer)) {
       throw config_error(
-          "Pretrainer: the optimizer policy built an optimizer that checkpoints cannot store (they store AdamW, Adam "
-          "and SGD); train without out_dir, or build one of those");
+          "Pretrainer: the optimizer policy built an optimizer that checkpoints cannot store (they store AdamW, Adam, "
+          "SGD and RMSprop); train without out_dir, or build one of those");
     }
     if (!options_.out_dir.empty()) std::filesystem::create_directories(options_.out_dir);
     std::optional<TrainingState> restored;
@@ -322,6 +335,12 @@ class Pretrainer {
   // The steps after `step_` up to `last`, reported to the observers; fills `report`.
   void train(std::int64_t last, PretrainReport& report) {
     const int world = world_size();
+    // The reducer averages each backward's gradients on its own, and each rank sees its own video boundaries.
+    if (group_ && options_.update_every > 1)
+      throw options_error("update_every", "must be 1 in a data-parallel job (use a larger batch or more ranks)");
+    if (group_ && dynamic_cast<const OrthogonalGradients*>(optimizer_.get())) {
+      throw config_error("Pretrainer: orthogonal gradients in a data-parallel job: each rank would reset the averages at its own videos' boundaries");
+    }
     auto telemetry = std::make_shared<Telemetry>();
     ToDevice upload;  // CUDA: the uint8 clip, pinned, non_blocking (on the prefetcher's side stream)
     upload.device = device_;
@@ -387,17 +406,21 @@ class Pretrainer {
       }
       unread.clear();
     };
+    // A step accumulates `update_every` batches: their gradients add up to the mean over them, their
+    // losses to `step_loss`. The Pretrainer stops, checkpoints and resumes only between steps.
+    const std::int64_t pace = options_.update_every;
+    std::int64_t accumulated = 0, step_clips = 0;
+    at::Tensor step_loss;
     for (ClipBatch batch : batches) {  // by value: the view hands out copies (cheap tensor handles)
       const auto now = clock::now();
-      if (step_ == report.first_step) {
+      if (step_ == report.first_step && accumulated == 0) {
         first = previous = now;
         wait_at_first = telemetry->wait_ns.load();
         report.startup_seconds = std::chrono::duration<double>(now - started).count();
       }
       const std::int64_t step = step_ + 1;
-      const double lr = schedule(step);
-      for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
-      optimizer_->zero_grad();
+      if (accumulated == 0) optimizer_->zero_grad();
+      if constexpr (requires { optimizer_policy_.on_batch(batch, *optimizer_); }) optimizer_policy_.on_batch(batch, *optimizer_);
 
       at::Tensor loss;
       {
@@ -419,10 +442,15 @@ class Pretrainer {
         }
         logged_loss = both[0] / world;
       }
-      loss.backward();
+      loss.div(static_cast<double>(pace)).backward();
+      step_loss = accumulated == 0 ? logged_loss : step_loss + logged_loss;
+      step_clips += batch.data.size(0) * world;
+      if (++accumulated < pace) continue;
+      accumulated = 0;
       if (reducer_) reducer_->synchronize();
-      const std::int64_t b = batch.data.size(0) * world;
-      unread.push_back({step, b, lr, logged_loss, clip_gradients()});
+      const double lr = schedule(step);
+      for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+      unread.push_back({step, step_clips, lr, step_loss / static_cast<double>(pace), clip_gradients()});
       // Checked before the optimizer steps: with sync_every = 1 nothing of a bad step is applied.
       if (static_cast<std::int64_t>(unread.size()) >= options_.sync_every) drain();
       optimizer_->step();
@@ -430,7 +458,8 @@ class Pretrainer {
 
       step_ = step;
       resume_ = batch.resume;  // the consumed batch's state, not the producer's read-ahead
-      clips += b;
+      clips += step_clips;
+      step_clips = 0;
       const bool checkpoint = options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0 && step < last;
       if (checkpoint || step_ >= last) drain();
       log_skipped(*telemetry, report.skipped);
@@ -496,7 +525,7 @@ class Pretrainer {
   std::int64_t step_ = 0;
   std::optional<SamplerState> resume_;
   RunCheckpoint checkpoint_;
-  std::shared_ptr<ProcessGroup> group_;       // data parallel only
+  std::shared_ptr<Collective> group_;         // data parallel only
   std::unique_ptr<GradientReducer> reducer_;  // data parallel only
 };
 

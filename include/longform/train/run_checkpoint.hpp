@@ -37,7 +37,7 @@
 
 #include <longform/core/clip.hpp>
 #include <longform/core/error.hpp>
-#include <longform/distributed/process_group.hpp>
+#include <longform/distributed/collective.hpp>
 #include <longform/objective/concepts.hpp>
 #include <longform/train/checkpoint.hpp>
 #include <longform/train/options.hpp>
@@ -131,7 +131,7 @@ class RunCheckpoint {
   /// restores the generators; returns its state with this rank's sampler resume point.
   /// @throws checkpoint_error for a damaged or mismatched file, or one of a job of another size.
   template <SslObjective Objective>
-  std::optional<TrainingState> restore(Objective& objective, torch::optim::Optimizer& optimizer, c10::Device device, const ProcessGroup* group) {
+  std::optional<TrainingState> restore(Objective& objective, torch::optim::Optimizer& optimizer, c10::Device device, const Collective* group) {
     if (!enabled() || !std::filesystem::exists(path_)) return std::nullopt;
     TrainingState st = load_training_checkpoint(path_, objective.module(), optimizer, device);
     if (group || !st.ranks.empty()) use_rank_state(st, group);
@@ -159,7 +159,7 @@ class RunCheckpoint {
   /// @throws nonfinite_error naming a non-finite parameter or buffer; checkpoint_error when writing fails.
   template <SslObjective Objective>
   void save(Objective& objective, const torch::optim::Optimizer& optimizer, std::int64_t step, const std::optional<SamplerState>& sampler,
-            const PretrainerOptions& options, c10::Device device, ProcessGroup* group) {
+            const PretrainerOptions& options, c10::Device device, Collective* group) {
     if (!enabled()) return;
     refuse_nonfinite(objective.module(), step);
     TrainingState st;
@@ -183,7 +183,7 @@ class RunCheckpoint {
 
  private:
   // On resume, this rank continues its own stream: its entry of `st.ranks` replaces rank 0's.
-  void use_rank_state(TrainingState& st, const ProcessGroup* group) const {
+  void use_rank_state(TrainingState& st, const Collective* group) const {
     const auto world = static_cast<std::size_t>(group ? group->size() : 1);
     const std::size_t wrote = st.ranks.empty() ? 1 : st.ranks.size();
     if (wrote != world) {

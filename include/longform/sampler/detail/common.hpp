@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Helpers shared by the built-in samplers: seeded epoch orders, state packing (seed mixing and
-/// shuffles: core/splitmix.hpp).
+/// shuffles: core/splitmix.hpp), nested states, and the clips a sampler keeps to emit later
+/// (indices in its state, decoded again when emitted after a restore).
 // IWYU pragma: private, include <longform/sampler.hpp>
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -15,6 +15,7 @@
 #include <longform/core/error.hpp>
 #include <longform/core/reflect.hpp>
 #include <longform/core/splitmix.hpp>
+#include <longform/sampler/context.hpp>
 
 namespace longform {
 
@@ -28,11 +29,8 @@ namespace detail {
 
 /// The permutation of `0..n-1` for `epoch` of a run seeded `seed`.
 inline std::vector<std::size_t> epoch_order(std::uint64_t seed, std::int64_t epoch, std::size_t n) {
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
   SplitMix64 g(mix_seed(seed, 0x5eed, static_cast<std::uint64_t>(epoch)));
-  shuffle(order, g);
-  return order;
+  return shuffled_indices<std::size_t>(n, g);
 }
 
 /// Checks that a state was made by a sampler of kind `kind` with at least `n` values.
@@ -45,6 +43,55 @@ inline void expect_state(const SamplerState& st, const std::string& kind, std::s
 
 inline std::int64_t as_int(std::uint64_t u) { return static_cast<std::int64_t>(u); }
 inline std::uint64_t as_uint(std::int64_t i) { return static_cast<std::uint64_t>(i); }
+
+/// Appends another sampler's state (a wrapped one's) to `values`: its length, then its values.
+inline void append_nested(std::vector<std::int64_t>& values, const SamplerState& inner) {
+  values.push_back(static_cast<std::int64_t>(inner.values.size()));
+  values.insert(values.end(), inner.values.begin(), inner.values.end());
+}
+
+/// Appends a clip's indices to `values`: video, T, then the T frame indices.
+inline void append_clip(std::vector<std::int64_t>& values, std::size_t video, const std::vector<std::int64_t>& frames) {
+  values.push_back(static_cast<std::int64_t>(video));
+  values.push_back(static_cast<std::int64_t>(frames.size()));
+  values.insert(values.end(), frames.begin(), frames.end());
+}
+
+/// Reads a state's values in order, as `append_nested` and `append_clip` wrote them.
+class state_reader {
+ public:
+  /// From the first value on. @throws config_error if `st` is not of kind `kind` or has fewer than `n` values.
+  state_reader(const SamplerState& st, const std::string& kind, std::size_t n) : st_(st) { expect_state(st, kind, n); }
+  /// The next value. @throws config_error if there is none.
+  std::int64_t take() {
+    if (at_ >= st_.values.size()) throw config_error("restore: '" + st_.kind + "' state is truncated");
+    return st_.values[at_++];
+  }
+  /// A wrapped sampler's state, given the kind it is restored as.
+  SamplerState nested(const std::string& kind) {
+    SamplerState inner{kind, {}};
+    for (auto n = take(); n > 0; --n) inner.values.push_back(take());
+    return inner;
+  }
+  /// A clip's video and frame indices, nothing decoded.
+  Clip clip() {
+    Clip c;
+    c.video = static_cast<std::size_t>(take());
+    for (auto t = take(); t > 0; --t) c.frames.push_back(take());
+    return c;
+  }
+
+ private:
+  const SamplerState& st_;
+  std::size_t at_ = 0;
+};
+
+/// Completes a remembered clip before it is emitted again: one restored from a state holds its
+/// indices only, so it is filled (decoded by seeking) now. false: its video can no longer give it.
+inline bool refill(ClipContext& ctx, Clip& clip) {
+  if (clip.data.defined() || (!ctx.decoding() && !clip.seconds.empty())) return true;
+  return ctx.fill(clip);
+}
 
 }  // namespace detail
 }  // namespace longform

@@ -9,11 +9,29 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <longform/core/error.hpp>
 #include <longform/core/frame.hpp>
+#include <longform/core/video_info.hpp>
 
 namespace longform::detail {
+
+/// The `VideoInfo` of a procedural video named `path` with the options' size, rate and length.
+template <class Options>
+[[nodiscard]] VideoInfo rendered_video_info(std::string path, const Options& options) {
+  VideoInfo info;
+  info.path = std::move(path);
+  info.width = options.width;
+  info.height = options.height;
+  info.fps = options.fps;
+  info.time_base = {options.fps.den, options.fps.num};
+  info.codec = "synthetic";
+  info.frame_count = options.frames;
+  info.duration = static_cast<double>(options.frames) / options.fps.value();
+  info.stream_index = 0;
+  return info;
+}
 
 template <class Derived>
 class RenderedFrames {
