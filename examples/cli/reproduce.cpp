@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `longform reproduce --config FILE`: the paper's experiment — pre-train every method × sampler ×
-// stride of a grid (as `longform pretrain`), evaluate each (as `longform finetune`), next to a
+// stride × variant of a grid (as `longform pretrain`; a variant is a named change to the pre-training
+// options, such as a stream-aware policy), evaluate each (as `longform finetune`), next to a
 // random-init encoder per method and seed; write results.csv, summary.csv (over seeds: top-1's
 // mean and 95 % interval, and the gain over random init paired by seed) and figure.svg (top-1
 // against stride, one line per method and sampler). The whole config is checked before any cell
@@ -64,12 +65,20 @@ void check_name(const fs::path& file, const std::string& what, const std::string
     refuse(file, "unknown " + what + " '" + value + "'" + where + " (accepted: " + CLI::detail::join(accepted, ", ") + ")");
 }
 
+// A named change to the grid's "pretrain" object, e.g. {"name": "orthogonal", "pretrain":
+// {"orthogonal": true}}: every method × sampler × stride × seed runs once per variant.
+struct Variant {
+  std::string name;
+  json pretrain = json::object();
+};
+
 // The config file.
 struct Grid {
   fs::path out = "reproduce-out";
   std::vector<std::string> methods = known_methods, samplers{"sequential", "random"};
   std::vector<std::int64_t> strides{1, 2, 4};
   std::vector<std::uint64_t> seeds{0};
+  std::vector<Variant> variants{Variant{}};  // default: the "pretrain" object as it is, unnamed
   json pretrain = json::object(), eval = json::object();
 };
 
@@ -80,7 +89,8 @@ struct GridPretrain {
 
 }  // namespace
 
-LONGFORM_REFLECT(Grid, out, methods, samplers, strides, seeds, pretrain, eval);
+LONGFORM_REFLECT(Variant, name, pretrain);
+LONGFORM_REFLECT(Grid, out, methods, samplers, strides, seeds, variants, pretrain, eval);
 LONGFORM_REFLECT(GridPretrain, arch);
 
 namespace {
@@ -88,8 +98,14 @@ namespace {
 Grid read_grid(const fs::path& file) {
   Grid g;
   longform::cli::bind_json(longform::cli::read_json_file(file), file, "the config", g);
-  if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty())
-    refuse(file, "methods, samplers, strides and seeds must not be empty");
+  if (g.methods.empty() || g.samplers.empty() || g.strides.empty() || g.seeds.empty() || g.variants.empty())
+    refuse(file, "methods, samplers, strides, seeds and variants must not be empty");
+  std::vector<std::string> names;
+  for (const auto& v : g.variants) {
+    if (std::find(names.begin(), names.end(), v.name) != names.end()) refuse(file, "variant name '" + v.name + "' is given twice");
+    if (v.name.find_first_of("/\\ ") != std::string::npos) refuse(file, "variant name '" + v.name + "' has a slash or a space (it names folders)");
+    names.push_back(v.name);
+  }
   for (const auto& m : g.methods) check_name(file, "method", m, known_methods);
   for (const auto& s : g.samplers) check_name(file, "sampler", s, known_samplers);
   for (const auto s : g.strides)
@@ -149,15 +165,19 @@ void check_eval(const FinetuneArgs& a, const fs::path& file) {
   }
 }
 
-// The pre-training of one cell: the config's "pretrain" object, then the cell's coordinates.
-PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const std::string& method, const std::string& sampler, std::int64_t stride,
-                           std::uint64_t seed, const fs::path& dir) {
+// The pre-training of one cell: the config's "pretrain" object, changed by the variant's, then the
+// cell's coordinates.
+PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const Variant& variant, const std::string& method, const std::string& sampler,
+                           std::int64_t stride, std::uint64_t seed, const fs::path& dir) {
   PretrainArgs a;
   GridPretrain grid;
-  // Each cell sets these itself (from "seeds" and "out"), so the grid may not.
-  for (const char* own : {"seed", "out_dir", "resume"})
-    if (g.pretrain.contains(own)) refuse(file, std::string("\"pretrain\": '") + own + "' is set per cell (from \"seeds\" and \"out\")");
+  const std::string where = variant.name.empty() ? "\"pretrain\"" : "variant '" + variant.name + "': \"pretrain\"";
+  // Each cell sets these itself (from its coordinates and "out"), so the grid may not.
+  for (const json* object : {&g.pretrain, &variant.pretrain})
+    for (const char* own : {"seed", "out_dir", "resume", "method", "sampler", "stride"})
+      if (object->contains(own)) refuse(file, where + ": '" + own + "' is set per cell (from \"methods\", \"samplers\", \"strides\", \"seeds\", \"out\")");
   longform::cli::bind_json(g.pretrain, file, "\"pretrain\"", a, a.options, grid);
+  longform::cli::bind_json(variant.pretrain, file, where, a, a.options, grid);
   for (const auto& [m, name] : grid.arch) check_name(file, "method", m, known_methods, " in \"pretrain\".\"arch\"");
   a.arch = grid.arch.contains(method) ? grid.arch[method] : method == "videomae" ? "vit_s" : "x3d_m";
   if (!a.synthetic && a.videos.empty() && a.ava.empty()) a.synthetic = true;
@@ -191,7 +211,7 @@ FinetuneArgs finetune_args(const Grid& g, const fs::path& file, const PretrainAr
 
 // One cell of the grid, fully resolved and checked before any cell runs.
 struct Cell {
-  std::string name, method, sampler;  // sampler "random-init": the baseline, no pre-training
+  std::string name, method, sampler, variant;  // sampler "random-init": the baseline, no pre-training
   std::int64_t stride = 0;
   std::uint64_t seed = 0;
   fs::path dir;
@@ -203,8 +223,9 @@ struct Cell {
 std::vector<Cell> plan(const Grid& g, const fs::path& file) {
   std::vector<Cell> cells;
   const auto add = [&](Cell c) {
-    c.settings = {{"method", c.method}, {"sampler", c.sampler}, {"stride", c.stride},
-                  {"seed", c.seed},     {"arch", c.eval.arch},  {"eval", settings_of(c.eval, {"threads"})}};
+    c.settings = {{"method", c.method}, {"sampler", c.sampler},   {"variant", c.variant},
+                  {"stride", c.stride}, {"seed", c.seed},         {"arch", c.eval.arch},
+                  {"eval", settings_of(c.eval, {"threads"})}};
     if (c.pretrain) {
       json pretrain = *c.pretrain;
       pretrain.update(json(c.pretrain->options));
@@ -218,15 +239,18 @@ std::vector<Cell> plan(const Grid& g, const fs::path& file) {
     for (const auto& method : g.methods) {
       // The baseline: the same encoder, randomly initialised, through the same evaluation.
       const auto base_dir = g.out / fmt::format("{}-random-init-seed{}", method, seed);
-      const auto p0 = pretrain_args(g, file, method, "sequential", 1, seed, base_dir);
-      add({fmt::format("{} random init, seed {}", method, seed), method, "random-init", 0, seed, base_dir, std::nullopt,
+      const auto p0 = pretrain_args(g, file, Variant{}, method, "sequential", 1, seed, base_dir);
+      add({fmt::format("{} random init, seed {}", method, seed), method, "random-init", "", 0, seed, base_dir, std::nullopt,
            finetune_args(g, file, p0, seed, "", base_dir)});
       for (const auto& sampler : g.samplers) {
         for (const auto stride : g.strides) {
-          const auto dir = g.out / fmt::format("{}-{}-s{}-seed{}", method, sampler, stride, seed);
-          const auto p = pretrain_args(g, file, method, sampler, stride, seed, dir);
-          add({fmt::format("{} / {} / stride {} / seed {}", method, sampler, stride, seed), method, sampler, stride, seed, dir, p,
-               finetune_args(g, file, p, seed, (dir / "checkpoint.pt").string(), dir)});
+          for (const auto& variant : g.variants) {
+            const std::string named = variant.name.empty() ? "" : "-" + variant.name;
+            const auto dir = g.out / fmt::format("{}-{}-s{}{}-seed{}", method, sampler, stride, named, seed);
+            const auto p = pretrain_args(g, file, variant, method, sampler, stride, seed, dir);
+            add({fmt::format("{} / {} / stride {}{} / seed {}", method, sampler, stride, variant.name.empty() ? "" : " / " + variant.name, seed),
+                 method, sampler, variant.name, stride, seed, dir, p, finetune_args(g, file, p, seed, (dir / "checkpoint.pt").string(), dir)});
+          }
         }
       }
     }
@@ -292,7 +316,7 @@ json run_cell(const Cell& c) {
 }
 
 struct Row {
-  std::string method, sampler;
+  std::string method, sampler, variant;
   std::int64_t stride;
   std::uint64_t seed;
   double top1, top5;
@@ -309,7 +333,7 @@ void write_svg(const fs::path& file, const std::vector<Row>& rows, const std::ve
     if (r.sampler == "random-init")
       baselines[r.method].push_back(r.top1);
     else
-      lines[r.method + " / " + r.sampler][r.stride].push_back(r.top1);
+      lines[r.method + " / " + r.sampler + (r.variant.empty() ? "" : " / " + r.variant)][r.stride].push_back(r.top1);
     lo = std::min(lo, r.top1);
     hi = std::max(hi, r.top1);
   }
@@ -380,8 +404,9 @@ void write_summary(const fs::path& file, const std::vector<Row>& rows, const std
   std::map<std::string, std::vector<const Row*>> cells;
   std::map<std::string, double> base;  // random init, by method and seed
   for (const auto& r : rows) {
-    const auto key =
-        r.sampler == "random-init" ? fmt::format("{} random init", r.method) : fmt::format("{} / {} / stride {}", r.method, r.sampler, r.stride);
+    const auto key = r.sampler == "random-init"
+                         ? fmt::format("{} random init", r.method)
+                         : fmt::format("{} / {} / stride {}{}", r.method, r.sampler, r.stride, r.variant.empty() ? "" : " / " + r.variant);
     if (!cells.contains(key)) order.push_back(key);
     cells[key].push_back(&r);
     if (r.sampler == "random-init") base[fmt::format("{}/{}", r.method, r.seed)] = r.top1;
@@ -390,7 +415,7 @@ void write_summary(const fs::path& file, const std::vector<Row>& rows, const std
     return i.n < 2 ? fmt::format("{:.1f}", 100 * i.mean) : fmt::format("{:.1f} ± {:.1f}", 100 * i.mean, 100 * i.half_width);
   };
   std::ofstream csv(file);
-  csv << "method,sampler,stride,seeds,top1_mean,top1_ci95,gain_mean,gain_ci95\n";
+  csv << "method,sampler,stride,variant,seeds,top1_mean,top1_ci95,gain_mean,gain_ci95\n";
   std::string seeds;
   for (const Row* r : cells[order.front()]) seeds += (seeds.empty() ? "" : ", ") + std::to_string(r->seed);
   std::fprintf(stderr, "\n%s top-1 over seeds %s (%%, mean ± 95 %% interval), gain over random init paired by seed (points):\n", protocol.c_str(),
@@ -415,8 +440,8 @@ void write_summary(const fs::path& file, const std::vector<Row>& rows, const std
       gain_csv = fmt::format("{:.4f},{:.4f}", gain.mean, gain.half_width);
     }
     std::fprintf(stderr, "%s\n", line.c_str());
-    csv << fmt::format("{},{},{},{},{:.4f},{:.4f},{}\n", first.method, first.sampler, first.stride, top1.size(), mean.mean, mean.half_width,
-                       gain_csv);
+    csv << fmt::format("{},{},{},{},{},{:.4f},{:.4f},{}\n", first.method, first.sampler, first.stride, first.variant, top1.size(), mean.mean,
+                       mean.half_width, gain_csv);
   }
 }
 
@@ -428,7 +453,7 @@ void run_reproduce(const fs::path& config) {
   std::map<std::string, double> base_top1;  // by method and seed
   for (const auto& c : cells) {
     const json r = run_cell(c);
-    Row row{c.method, c.sampler, c.stride, c.seed, r["top1"], r["top5"], std::nullopt, std::nullopt, r["seconds"]};
+    Row row{c.method, c.sampler, c.variant, c.stride, c.seed, r["top1"], r["top5"], std::nullopt, std::nullopt, r["seconds"]};
     const auto key = fmt::format("{}/{}", c.method, c.seed);
     if (!c.pretrain) {
       base_top1[key] = row.top1;
@@ -444,10 +469,10 @@ void run_reproduce(const fs::path& config) {
   }
   const auto cell_text = [](const std::optional<double>& v, int digits) { return v ? fmt::format("{:.{}f}", *v, digits) : std::string("–"); };
   std::ofstream csv(g.out / "results.csv");
-  csv << "method,sampler,stride,seed,top1,top5,pretrain_loss,pretrain_s,eval_s\n";
+  csv << "method,sampler,stride,variant,seed,top1,top5,pretrain_loss,pretrain_s,eval_s\n";
   for (const auto& r : rows)
-    csv << fmt::format("{},{},{},{},{:.4f},{:.4f},{},{},{:.1f}\n", r.method, r.sampler, r.stride, r.seed, r.top1, r.top5, cell_text(r.loss, 4),
-                       cell_text(r.pretrain_s, 1), r.eval_s);
+    csv << fmt::format("{},{},{},{},{},{:.4f},{:.4f},{},{},{:.1f}\n", r.method, r.sampler, r.stride, r.variant, r.seed, r.top1, r.top5,
+                       cell_text(r.loss, 4), cell_text(r.pretrain_s, 1), r.eval_s);
   write_svg(g.out / "figure.svg", rows, g.strides);
   write_summary(g.out / "summary.csv", rows, cells.front().eval.protocol);
   std::printf("%s\n", json{{"results", (g.out / "results.csv").string()},
@@ -465,7 +490,7 @@ void add_reproduce_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "reproduce",
       "The paper's grid: pre-train method x sampler x stride, evaluate each; results.csv, summary.csv (paired by seed), figure.svg (resumable)");
-  cmd->add_option("--config", *config, "JSON: out, methods, samplers, strides, seeds, pretrain {...}, eval {...}")
+  cmd->add_option("--config", *config, "JSON: out, methods, samplers, strides, seeds, variants [{name, pretrain {...}}], pretrain {...}, eval {...}")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->callback([config] { run_reproduce(*config); });
