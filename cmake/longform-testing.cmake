@@ -37,7 +37,7 @@ function(longform_add_header_checks target include_dir)
   target_link_libraries(${target} PRIVATE longform_dev)
 endfunction()
 
-# longform_add_compile_fail_test(FILE): FILE must fail to compile, with output matching the
+# longform_add_compile_fail_test(FILE): FILE must fail to compile, its first error matching the
 # regex on its first line ("// expected-error: REGEX").
 function(longform_add_compile_fail_test file)
   get_filename_component(stem ${file} NAME_WE)
@@ -47,6 +47,9 @@ function(longform_add_compile_fail_test file)
   add_library(${target} OBJECT EXCLUDE_FROM_ALL ${file})
   target_link_libraries(${target} PRIVATE longform_dev)
   longform_use_torch_pch(${target})
+  # The library's sentence is the first error; stopping there also spares the instantiations that
+  # fail after it (a Pretrainer case: 11 s instead of 45).
+  target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fmax-errors=1> $<$<CXX_COMPILER_ID:Clang>:-ferror-limit=1>)
   add_test(NAME compile_fail.${stem}
     COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${target})
   set_tests_properties(compile_fail.${stem} PROPERTIES

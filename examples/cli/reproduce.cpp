@@ -175,7 +175,8 @@ PretrainArgs pretrain_args(const Grid& g, const fs::path& file, const Variant& v
   // Each cell sets these itself (from its coordinates and "out"), so the grid may not.
   for (const json* object : {&g.pretrain, &variant.pretrain})
     for (const char* own : {"seed", "out_dir", "resume", "method", "sampler", "stride"})
-      if (object->contains(own)) refuse(file, where + ": '" + own + "' is set per cell (from \"methods\", \"samplers\", \"strides\", \"seeds\", \"out\")");
+      if (object->contains(own))
+        refuse(file, where + ": '" + own + "' is set per cell (from \"methods\", \"samplers\", \"strides\", \"seeds\", \"out\")");
   longform::cli::bind_json(g.pretrain, file, "\"pretrain\"", a, a.options, grid);
   longform::cli::bind_json(variant.pretrain, file, where, a, a.options, grid);
   for (const auto& [m, name] : grid.arch) check_name(file, "method", m, known_methods, " in \"pretrain\".\"arch\"");
@@ -223,8 +224,12 @@ struct Cell {
 std::vector<Cell> plan(const Grid& g, const fs::path& file) {
   std::vector<Cell> cells;
   const auto add = [&](Cell c) {
-    c.settings = {{"method", c.method}, {"sampler", c.sampler},   {"variant", c.variant},
-                  {"stride", c.stride}, {"seed", c.seed},         {"arch", c.eval.arch},
+    c.settings = {{"method", c.method},
+                  {"sampler", c.sampler},
+                  {"variant", c.variant},
+                  {"stride", c.stride},
+                  {"seed", c.seed},
+                  {"arch", c.eval.arch},
                   {"eval", settings_of(c.eval, {"threads"})}};
     if (c.pretrain) {
       json pretrain = *c.pretrain;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
@@ -586,4 +587,22 @@ TEST_CASE("a mean over seeds has Student's t interval, and a paired difference c
   CHECK_THROWS_AS(longform::mean_interval({1, NAN}), longform::config_error);
   CHECK_THROWS_WITH(longform::paired_difference({1, 2}, {1}), Catch::Contains("same seeds"));
   CHECK_THROWS_AS(longform::accuracy_standard_error(1.5, 10), longform::config_error);
+}
+
+TEST_CASE("view_features: each video's views in order, whatever the batch, with views made on several threads", "[eval]") {
+  const SyntheticActions actions({.seed = 2, .width = 48, .height = 32, .frames = 12, .groups = 6, .clips_per_group = 1});
+  const ActionSplit split = ucf101_split(actions.ensure(test::scratch("view-features") / "set"), 1);
+  const ActionClips clips(split.test, {.frames = 5, .stride = 2, .size = 32, .clips = 2});
+  FrameChange change;
+  std::vector<at::Tensor> one_by_one;
+  for (std::size_t i = 0; i < clips.size(); ++i) one_by_one.push_back(change->forward(clips.test_views(i)));
+  const at::Tensor expected = at::stack(one_by_one);  // [N, V, D]
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  for (const std::int64_t batch : {1, 5, 64}) {
+    const at::Tensor f = view_features(change, clips, at::kCPU, batch, "", false);
+    REQUIRE(f.sizes() == expected.sizes());
+    CHECK(at::allclose(f, expected));
+  }
+  at::set_num_threads(threads);
 }

@@ -313,8 +313,8 @@ using DedupStreams42 = Dedup<Gap<10>, Batch<4>, MultiStream<Streams<2>, Seq42>>;
 using DedupStoryboard42 = Dedup<Gap<12>, Batch<4>, Storyboard42>;
 
 TEMPLATE_TEST_CASE("state() then restore() gives the identical next 20 clips", "[sampler][resume]", Seq42,
-                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (IIDSampler<Frames<4>, Stride<2>>), (MultiStream<Streams<3>, Seq42>), (ReplayBuffer<Capacity<5>, Seq42>),
-                   Storyboard42, DedupStreams42, DedupStoryboard42) {
+                   (RandomSampler<SegmentSeconds<2>, Frames<4>, Stride<2>>), (IIDSampler<Frames<4>, Stride<2>>), (MultiStream<Streams<3>, Seq42>),
+                   (ReplayBuffer<Capacity<5>, Seq42>), Storyboard42, DedupStreams42, DedupStoryboard42) {
   const Lengths src({70, 35, 90, 44, 51});
   auto make = [] {
     if constexpr (std::is_same_v<TestType, Seq42>) {

@@ -7,13 +7,15 @@
 ///     at::Tensor x = longform::view_features(encoder, test_clips, at::kCPU);  // [N, V, D]
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/Parallel.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/stack.h>
 #include <torch/nn/module.h>
 
 #include <longform/core/error.hpp>
@@ -23,8 +25,10 @@
 namespace longform {
 
 /// `[N, V, D]` features of `views_of(i)` (`[V, C, T, H, W]`, the same V for every i) for the
-/// `n` videos i < n; `encoder->forward` maps `[B, C, T, H, W]` to `[B, D]`. A progress bar on a
-/// terminal, labelled `what`.
+/// `n` videos i < n; `encoder->forward` maps `[B, C, T, H, W]` to `[B, D]`, about `batch` views at
+/// a time. The views of a forward pass are made in parallel on the intra-op threads (on small
+/// inputs, decoding them costs more than the pass), so `views_of` is called from several threads
+/// at once. A progress bar on a terminal, labelled `what`.
 template <class Encoder, class ViewsOf>
 [[nodiscard]] at::Tensor features_of(Encoder& encoder, std::size_t n, ViewsOf&& views_of, c10::Device device, std::int64_t batch = 16,
                                      const char* what = "features", bool progress = true) {
@@ -34,22 +38,18 @@ template <class Encoder, class ViewsOf>
   encoder->eval();
   encoder->to(device);
   ProgressBar bar(static_cast<std::int64_t>(n), 0, progress);
-  std::vector<at::Tensor> pending, out;
-  std::int64_t views_pending = 0;
-  auto flush = [&] {
-    if (pending.empty()) return;
-    const at::Tensor x = at::cat(pending).to(device);
-    out.push_back(encoder->forward(x).to(at::kFloat).cpu());
-    pending.clear();
-    views_pending = 0;
-  };
-  for (std::size_t i = 0; i < n; ++i) {
-    pending.push_back(views_of(i));
-    views_pending += pending.back().size(0);
-    if (views_pending >= batch) flush();
-    bar.update(static_cast<std::int64_t>(i + 1), what);
+  std::vector<at::Tensor> views{views_of(0)}, out;
+  const auto videos_per_pass = static_cast<std::size_t>(std::max<std::int64_t>(1, batch / views.front().size(0)));
+  for (std::size_t first = 0; first < n; first += videos_per_pass) {
+    const std::size_t count = std::min(videos_per_pass, n - first), made = views.size();
+    views.resize(count);
+    at::parallel_for(static_cast<std::int64_t>(made), static_cast<std::int64_t>(count), 1, [&](std::int64_t begin, std::int64_t end) {
+      for (auto k = static_cast<std::size_t>(begin); k < static_cast<std::size_t>(end); ++k) views[k] = views_of(first + k);
+    });
+    out.push_back(encoder->forward(at::cat(views).to(device)).to(at::kFloat).cpu());
+    views.clear();
+    bar.update(static_cast<std::int64_t>(first + count), what);
   }
-  flush();
   bar.finish();
   encoder->train(was_training);
   return at::cat(out).reshape({static_cast<std::int64_t>(n), -1, out.front().size(1)});
