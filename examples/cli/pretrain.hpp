@@ -47,5 +47,6 @@ nlohmann::json run_pretrain(PretrainArgs a);
 
 // What a grid's "pretrain" object sets beside the PretrainerOptions members (reproduce.cpp); the
 // method, sampler, stride, seed and folder are each cell's own.
-LONGFORM_REFLECT(longform::cli::PretrainArgs, synthetic, videos, ava, ava_root, init, teacher, frames, streams, capacity, queue_size, segment_seconds,
-                 mask_ratio, flip_p, distill_target);
+LONGFORM_REFLECT(longform::cli::ReplayArgs, short_term, long_term, fresh, dedup_gap);
+LONGFORM_REFLECT(longform::cli::PretrainArgs, synthetic, videos, ava, ava_root, init, teacher, frames, streams, capacity, replay, queue_size,
+                 segment_seconds, mask_ratio, flip_p, distill_target);
