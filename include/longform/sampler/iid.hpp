@@ -82,14 +82,9 @@ class BasicIIDSampler : detail::sampler_parameters<SamplerOptions, F, S> {
   }
 
   /// Resume point: {seed, epochs, clips drawn}.
-  [[nodiscard]] SamplerState state() const { return {kind, {detail::as_int(options_.seed), options_.epochs, drawn_}}; }
+  [[nodiscard]] SamplerState state() const { return detail::counted_state(kind, options_, drawn_); }
   /// Continues from `st`. @throws config_error if `st` is not an i.i.d.-sampler state.
-  void restore(const SamplerState& st) {
-    detail::expect_state(st, kind, 3);
-    options_.seed = detail::as_uint(st.values[0]);
-    options_.epochs = st.values[1];
-    drawn_ = st.values[2];
-  }
+  void restore(const SamplerState& st) { detail::restore_counted(st, kind, options_, drawn_); }
 
  private:
   void build_index(ClipContext& ctx) {

@@ -44,6 +44,19 @@ inline void expect_state(const SamplerState& st, const std::string& kind, std::s
 inline std::int64_t as_int(std::uint64_t u) { return static_cast<std::int64_t>(u); }
 inline std::uint64_t as_uint(std::int64_t i) { return static_cast<std::uint64_t>(i); }
 
+/// The state of a sampler whose clips follow from its seed and a count of clips drawn (random,
+/// i.i.d.): {seed, epochs, clips drawn}.
+inline SamplerState counted_state(const char* kind, const SamplerOptions& options, std::int64_t drawn) {
+  return {kind, {as_int(options.seed), options.epochs, drawn}};
+}
+/// Sets `options` and `drawn` from a `counted_state`. @throws config_error if `st` is not of kind `kind`.
+inline void restore_counted(const SamplerState& st, const char* kind, SamplerOptions& options, std::int64_t& drawn) {
+  expect_state(st, kind, 3);
+  options.seed = as_uint(st.values[0]);
+  options.epochs = st.values[1];
+  drawn = st.values[2];
+}
+
 /// Appends another sampler's state (a wrapped one's) to `values`: its length, then its values.
 inline void append_nested(std::vector<std::int64_t>& values, const SamplerState& inner) {
   values.push_back(static_cast<std::int64_t>(inner.values.size()));
