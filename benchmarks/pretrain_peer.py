@@ -147,15 +147,22 @@ def view(clip):
     return standardize(x)
 
 
-# --- MoCo -------------------------------------------------------------------------------------
+# --- MoCo ---------------------------------------------------------------------------------------
+def x3d_features(clip_length, crop_size, **widths):
+    """pytorchvideo's X3D returning pooled features (no dropout, no classifier), as longform's
+    X3DOutput::features; `widths`: create_x3d's width_factor, depth_factor, head_dim_out."""
+    encoder = create_x3d(input_clip_length=clip_length, input_crop_size=crop_size, head_activation=None, **widths)
+    encoder.blocks[5].dropout = None
+    encoder.blocks[5].proj = None
+    return encoder
+
+
 class MoCo(torch.nn.Module):
-    def __init__(self, dim=128, hidden=2048, queue=4096, momentum=0.994, temperature=0.1, bn_splits=2):
+    def __init__(self, encoder, features, dim=128, hidden=2048, queue=4096, momentum=0.994, temperature=0.1, bn_splits=2):
         super().__init__()
         self.m, self.t, self.splits = momentum, temperature, bn_splits
-        self.encoder_q = create_x3d(input_clip_length=T, input_crop_size=S, head_activation=None)
-        self.encoder_q.blocks[5].dropout = None  # pooled 2048-d features, as longform's X3DOutput::features
-        self.encoder_q.blocks[5].proj = None
-        self.head_q = torch.nn.Sequential(torch.nn.Linear(2048, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, dim))
+        self.encoder_q = encoder
+        self.head_q = torch.nn.Sequential(torch.nn.Linear(features, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, dim))
         self.encoder_k, self.head_k = copy.deepcopy(self.encoder_q), copy.deepcopy(self.head_q)
         for p in list(self.encoder_k.parameters()) + list(self.head_k.parameters()):
             p.requires_grad = False
@@ -166,15 +173,17 @@ class MoCo(torch.nn.Module):
         return F.normalize(head(torch.cat([encoder(c) for c in x.chunk(self.splits)])), dim=1)
 
     def loss(self, x):
-        v1 = torch.stack([view(c) for c in x])
-        v2 = torch.stack([view(c) for c in x])
+        return self.loss_of_views(torch.stack([view(c) for c in x]), torch.stack([view(c) for c in x]))
+
+    def loss_of_views(self, v1, v2):
+        """InfoNCE of query views `v1` against key views `v2` and the queue."""
         q = self.encode(self.encoder_q, self.head_q, v1)
         with torch.no_grad():
-            perm = torch.randperm(len(x))
+            perm = torch.randperm(len(v2))
             k = self.encode(self.encoder_k, self.head_k, v2[perm])[torch.argsort(perm)]
         self.keys = k
         logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue.t()], 1) / self.t
-        return F.cross_entropy(logits, torch.zeros(len(x), dtype=torch.long))
+        return F.cross_entropy(logits, torch.zeros(len(v1), dtype=torch.long))
 
     @torch.no_grad()
     def after_step(self):
@@ -200,7 +209,7 @@ def main():
     torch.manual_seed(0)
     random.seed(0)
     started, cpu_started = time.perf_counter(), time.process_time()
-    model = MoCo().train()
+    model = MoCo(x3d_features(T, S), 2048).train()
     params = list(model.encoder_q.parameters()) + list(model.head_q.parameters())
     lr = 1.5e-4
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.05)

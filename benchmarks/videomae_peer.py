@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """VideoMAE's loss on the built-in streams, longform next to transformers' VideoMAEForPreTraining.
 
-Runs bench_videomae_peer (longform's Pretrainer with VideoMAE, ViT-Tiny/8) and trains the peer in
+Runs `bench_recorded_pretrain --method videomae` (longform's Pretrainer with VideoMAE, ViT-Tiny/8) and trains the peer in
 lockstep on the very batches, masks and learning rates it reports: same architecture sizes, same
 AdamW settings, 1 thread each. Prints the mean loss of every window of steps for both, and the
 level of predicting zeros (the per-tube normalised targets' mean square) on the same batches.
@@ -49,7 +49,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    bench = subprocess.Popen([a.bench, "--steps", str(a.steps), "--seed", str(a.seed), "--lr", str(a.lr),
+    bench = subprocess.Popen([a.bench, "--method", "videomae", "--steps", str(a.steps), "--seed", str(a.seed), "--lr", str(a.lr),
                               "--mask-ratio", str(a.mask_ratio), "--batch", str(BATCH)],
                              stdout=subprocess.PIPE)  # its errors go straight to stderr
     header = bench.stdout.readline()
